@@ -1,0 +1,1 @@
+"""Qt-free engine layer: the only code that talks to llama.cpp."""
