@@ -1,0 +1,142 @@
+"""The ``kestrel`` command: the desktop app's companion on the command line.
+
+Every subcommand reports bad input on stderr with a one-line reason and a non-zero
+exit status; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from app import __version__
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kestrel",
+        description="Kestrel runs language models on your own machine. "
+        "With no command it opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"kestrel {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("--model", help="GGUF file to load (default: the model chosen in settings)")
+
+    chat = sub.add_parser("chat", help="chat with a model; the answer streams to stdout")
+    chat.add_argument("prompt", nargs="?", help="the message (read from stdin when omitted)")
+    chat.add_argument("--model", help="GGUF file (default: the model chosen in settings)")
+    chat.add_argument("--system", help="system prompt (default: from settings)")
+    chat.add_argument("--max-tokens", type=int, help="longest reply in tokens")
+    chat.add_argument("--temperature", type=float, help="0 for greedy decoding")
+    chat.add_argument("--seed", type=int, help="random seed for reproducible sampling")
+    chat.add_argument("--n-ctx", type=int, help="context size in tokens (rounded up to 256)")
+    chat.add_argument("--threads", type=int, help="CPU threads (default: automatic)")
+    chat.add_argument("--gpu-layers", type=int, help="layers to offload to the GPU (-1: all)")
+    chat.add_argument("--turns", type=Path, metavar="FILE.json",
+                      help="play a JSON list of user turns as one conversation")
+    chat.add_argument("--json", action="store_true",
+                      help="after each answer print one JSON line with its speed figures")
+
+    models = sub.add_parser("models", help="list known models with quantization and size")
+    models.add_argument("--json", action="store_true", help="print one JSON array")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kestrel`` console script."""
+    args = build_parser().parse_args(argv)
+    from app.core.models import ModelNotFound  # noqa: PLC0415
+    from app.core.starter import StarterModelMissing  # noqa: PLC0415
+    from app.llm.types import EngineError  # noqa: PLC0415
+
+    try:
+        if args.command == "chat":
+            from app.cli_chat import run_chat  # noqa: PLC0415 - keeps `--help` instant
+
+            return run_chat(args)
+        if args.command == "models":
+            return run_models(args)
+        return run_gui(getattr(args, "model", None))
+    except (CliError, EngineError, ModelNotFound, StarterModelMissing) as exc:
+        print(f"kestrel: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("kestrel: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def gui_main() -> int:
+    """Entry point of the ``kestrel-gui`` launcher (desktop entries use it)."""
+    return main(["gui", *sys.argv[1:]])
+
+
+def run_gui(model: str | None) -> int:
+    try:
+        from app.ui.application import run  # noqa: PLC0415
+    except ImportError as exc:
+        raise CliError(f"the desktop app cannot start: {exc}") from exc
+    return run(model)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from app.core.models import list_models  # noqa: PLC0415
+
+    rows = list_models()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("No models yet. Run `kestrel chat` once to set up the starter model.")
+        return 0
+    _print_table(rows, sys.stdout)
+    return 0
+
+
+def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
+    header = ("", "NAME", "QUANT", "SIZE", "PARAMS", "CONTEXT", "TEMPLATE", "PATH")
+    table = [header]
+    for row in rows:
+        table.append((
+            "*" if row["default"] else "",
+            row["name"],
+            row["quant"],
+            f"{row['size_bytes'] / 2**20:,.0f} MiB",
+            f"{row['params'] / 1e6:,.0f} M" if row["params"] else "?",
+            str(row["n_ctx_train"] or "?"),
+            "yes" if row["chat_template"] else "no",
+            row["path"] + (f"  ({row['problem']})" if row["problem"] else ""),
+        ))
+    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
+    for r in table:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] + "\n")
+
+
+def install_sigint(stop: threading.Event) -> None:
+    """First Ctrl+C stops the reply cleanly; a second one interrupts at once."""
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

