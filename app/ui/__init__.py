@@ -1,0 +1,1 @@
+"""The PySide6 desktop interface; everything Qt lives under this package."""
