@@ -49,16 +49,20 @@ python_bin="$(find_python)" || {
 
 # Qt needs a few system libraries, even offscreen. Install them when we can (root + apt).
 need_libs=""
-for lib in libxkbcommon.so.0 libEGL.so.1 libGL.so.1 libfontconfig.so.1 libxcb-cursor.so.0 libdbus-1.so.3; do
+for lib in libxkbcommon.so.0 libxkbcommon-x11.so.0 libEGL.so.1 libGL.so.1 libfontconfig.so.1 libxcb-cursor.so.0 libdbus-1.so.3; do
   ldconfig -p 2>/dev/null | grep -q "$lib" || need_libs=yes
 done
+# Xvfb and xdotool let the tests drive a real window from outside (skipped when absent).
+if [ "$mode" = test ]; then
+  command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1 || need_libs=yes
+fi
 if [ -n "$need_libs" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "==> installing the system libraries Qt needs (apt-get)"
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 \
     libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 \
-    libxcb-image0 fonts-noto-cjk >/dev/null
+    libxcb-image0 fonts-noto-cjk xvfb xdotool >/dev/null
 elif [ -n "$need_libs" ]; then
   echo "warning: Qt system libraries may be missing (libxcb-cursor0, libEGL, libxkbcommon); install them with your package manager" >&2
 fi

@@ -1,0 +1,1 @@
+"""The chat panel: conversations, streaming replies, input and context budget."""

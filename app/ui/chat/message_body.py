@@ -1,0 +1,126 @@
+"""The text of one message: Markdown with highlighted code, sized to its content.
+
+Streaming is cheap by construction: deltas are appended as plain text at the end of
+the document (constant cost per update); the Markdown is re-rendered only on a
+single-shot timer and once when the reply ends. Code blocks are coloured by a
+QSyntaxHighlighter using Pygments, block by block, so re-rendering stays in C++
+except for the code lines themselves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
+
+try:  # Pygments is a dependency, but a missing lexer must never break rendering
+    from pygments.lexers import get_lexer_by_name
+    from pygments.token import Token
+    from pygments.util import ClassNotFound
+except ImportError:  # pragma: no cover
+    get_lexer_by_name = None  # type: ignore[assignment]
+
+_COLOURS = {
+    "Keyword": "#8959a8", "Name.Function": "#4271ae", "Name.Class": "#c18401", "Name.Builtin": "#3e999f",
+    "Name.Decorator": "#3e999f", "String": "#718c00", "Number": "#f5871f", "Comment": "#8e908c",
+    "Operator": "#3e999f", "Literal": "#f5871f",
+}
+
+
+@lru_cache(maxsize=32)
+def _lexer(language: str):  # type: ignore[no-untyped-def]
+    if get_lexer_by_name is None or not language:
+        return None
+    try:
+        return get_lexer_by_name(language.strip().lower(), stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return None
+
+
+def _colour_for(token_type: object) -> str | None:
+    while token_type is not None and token_type is not Token:
+        name = str(token_type).removeprefix("Token.")
+        if name in _COLOURS:
+            return _COLOURS[name]
+        token_type = getattr(token_type, "parent", None)
+    return None
+
+
+class CodeHighlighter(QSyntaxHighlighter):
+    """Colours the lines of fenced code blocks by their declared language."""
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
+        block_format = self.currentBlock().blockFormat()
+        if not block_format.hasProperty(QTextFormat.Property.BlockCodeFence):
+            return
+        lexer = _lexer(block_format.stringProperty(QTextFormat.Property.BlockCodeLanguage))
+        if lexer is None or not text:
+            return
+        position = 0
+        for token_type, value in lexer.get_tokens(text):
+            colour = _colour_for(token_type)
+            if colour:
+                fmt = QTextCharFormat()
+                fmt.setForeground(QColor(colour))
+                self.setFormat(position, len(value), fmt)
+            position += len(value)
+
+
+class MessageBody(QTextBrowser):
+    """A read-only, self-sizing rich text view for one message."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setOpenExternalLinks(True)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.viewport().setAutoFillBackground(False)
+        self.setStyleSheet("QTextBrowser { background: transparent; }")
+        doc = self.document()
+        doc.setDocumentMargin(2)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        doc.setDefaultStyleSheet(f"code, pre {{ font-family: '{mono.family()}'; }}")
+        self._highlighter = CodeHighlighter(doc)
+        self._height = -1
+        doc.documentLayout().documentSizeChanged.connect(self._fit_height)
+        self._markdown = ""
+
+    def set_markdown(self, text: str) -> None:
+        """Render the whole text as Markdown (on a timer while streaming, and at the end)."""
+        self._markdown = text
+        self.document().setMarkdown(text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
+        self._fit_height()
+
+    def set_plain(self, text: str) -> None:
+        """Show text as it is (user messages keep their exact characters)."""
+        self._markdown = text
+        self.setPlainText(text)
+        self._fit_height()
+
+    def append_plain(self, text: str) -> None:
+        """Append streamed text at the end without touching anything before it."""
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(text)
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def] # noqa: N802
+        super().resizeEvent(event)
+        self.document().setTextWidth(self.viewport().width())
+        self._fit_height()
+
+    def _fit_height(self, *_args: object) -> None:
+        height = int(self.document().size().height()) + 4
+        if height != self._height:
+            self._height = height
+            self.setFixedHeight(height)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(400, max(self._height, 20))
+
+    def code_font(self) -> QFont:
+        return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)

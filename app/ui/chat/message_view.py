@@ -1,0 +1,218 @@
+"""The scrolling list of messages in a conversation.
+
+One small widget per message, each with a fixed height computed from its own
+document, so a streamed update re-lays out only the message that changed: the cost
+of an update does not grow with the number of messages above it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.stats_text import details_line, details_tooltip
+from app.ui.chat.message_body import MessageBody
+
+
+class MessageWidget(QFrame):
+    """One message: who, the text, its speed figures, and its actions."""
+
+    copy_requested = Signal(int)
+    edit_requested = Signal(int)
+    regenerate_requested = Signal(int)
+
+    def __init__(self, message_id: int, role: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.message_id = message_id
+        self.role = role
+        self.setObjectName("userMessage" if role == "user" else "assistantMessage")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(2)
+
+        header = QHBoxLayout()
+        who = QLabel(self.tr("You") if role == "user" else self.tr("Kestrel"))
+        who.setObjectName("roleLabel")
+        header.addWidget(who)
+        header.addStretch(1)
+        self.copy_button = self._action(self.tr("Copy"), self.tr("Copy this message"), self.copy_requested)
+        header.addWidget(self.copy_button)
+        self.edit_button: QToolButton | None = None
+        self.regenerate_button: QToolButton | None = None
+        if role == "user":
+            self.edit_button = self._action(self.tr("Edit"), self.tr("Edit and resend this message"),
+                                            self.edit_requested)
+            header.addWidget(self.edit_button)
+        else:
+            self.regenerate_button = self._action(self.tr("Regenerate"), self.tr("Write this answer again"),
+                                                  self.regenerate_requested)
+            header.addWidget(self.regenerate_button)
+        layout.addLayout(header)
+
+        self.body = MessageBody(self)
+        layout.addWidget(self.body)
+        self.details = QLabel("")
+        self.details.setObjectName("detailsLabel")
+        self.details.setVisible(False)
+        layout.addWidget(self.details)
+        self.text = ""
+
+    def _action(self, text: str, tip: str, signal: Signal) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        button.clicked.connect(lambda: signal.emit(self.message_id))
+        return button
+
+    def set_content(self, text: str, *, markdown: bool) -> None:
+        """Show the full text (Markdown for replies, verbatim for what the user typed)."""
+        self.text = text
+        if markdown:
+            self.body.set_markdown(text)
+        else:
+            self.body.set_plain(text)
+
+    def append(self, text: str) -> None:
+        """Streamed text: a plain append at the end, nothing else re-rendered."""
+        self.text += text
+        self.body.append_plain(text)
+
+    def set_stats(self, stats: Mapping[str, object] | None, show: bool = True) -> None:
+        """The per-message speed line (and its full tooltip)."""
+        if not stats:
+            self.details.setVisible(False)
+            return
+        self.details.setText(details_line(stats))
+        self.details.setToolTip(details_tooltip(stats))
+        self.details.setVisible(show)
+
+    def set_actions_enabled(self, enabled: bool) -> None:
+        for button in (self.edit_button, self.regenerate_button):
+            if button is not None:
+                button.setEnabled(enabled)
+
+    def copy_to_clipboard(self) -> None:
+        QGuiApplication.clipboard().setText(self.text)
+
+
+class MessageView(QScrollArea):
+    """Messages top to bottom; follows the stream unless the user scrolled up."""
+
+    copy_requested = Signal(int)
+    edit_requested = Signal(int)
+    regenerate_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageView")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._inner = QWidget()
+        self._inner.setObjectName("messageColumn")
+        self._layout = QVBoxLayout(self._inner)
+        self._layout.setContentsMargins(16, 12, 16, 12)
+        self._layout.setSpacing(10)
+        self.empty_label = QLabel(self.tr(
+            "<h2>Ask anything.</h2><p>Everything runs on this computer: nothing you type leaves it.</p>"))
+        self.empty_label.setObjectName("emptyState")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setContentsMargins(0, 120, 0, 0)
+        self._layout.addWidget(self.empty_label)
+        self._layout.addStretch(1)
+        self.setWidget(self._inner)
+        self._widgets: dict[int, MessageWidget] = {}
+        self._follow = True
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_range_changed)
+
+    def clear(self) -> None:
+        for widget in self._widgets.values():
+            widget.setParent(None)
+            widget.deleteLater()
+        self._widgets.clear()
+        self._follow = True
+        self.empty_label.setVisible(True)
+
+    def add(self, message_id: int, role: str, text: str, stats: Mapping[str, object] | None = None,
+            show_stats: bool = True) -> MessageWidget:
+        widget = MessageWidget(message_id, role, self._inner)
+        widget.set_content(text, markdown=role == "assistant")
+        widget.set_stats(stats, show_stats)
+        widget.copy_requested.connect(self._copy)
+        widget.edit_requested.connect(self.edit_requested)
+        widget.regenerate_requested.connect(self.regenerate_requested)
+        self._layout.insertWidget(self._layout.count() - 2, widget)
+        self._widgets[message_id] = widget
+        self.empty_label.setVisible(False)
+        self._update_regenerate_buttons()
+        return widget
+
+    def widget(self, message_id: int) -> MessageWidget | None:  # type: ignore[override]
+        return self._widgets.get(message_id)
+
+    def widgets(self) -> list[MessageWidget]:
+        return list(self._widgets.values())
+
+    def remove_from(self, message_id: int) -> None:
+        """Remove this message and everything after it (edit, regenerate)."""
+        ids = list(self._widgets)
+        if message_id not in self._widgets:
+            return
+        for mid in ids[ids.index(message_id):]:
+            widget = self._widgets.pop(mid)
+            widget.setParent(None)
+            widget.deleteLater()
+        self.empty_label.setVisible(not self._widgets)
+        self._update_regenerate_buttons()
+
+    def set_busy(self, busy: bool) -> None:
+        for widget in self._widgets.values():
+            widget.set_actions_enabled(not busy)
+        if not busy:
+            self._update_regenerate_buttons()
+
+    def scroll_to_bottom(self) -> None:
+        self._follow = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _update_regenerate_buttons(self) -> None:
+        """Only the last answer can be regenerated."""
+        widgets = list(self._widgets.values())
+        for i, widget in enumerate(widgets):
+            if widget.regenerate_button is not None:
+                widget.regenerate_button.setVisible(i == len(widgets) - 1)
+
+    def _copy(self, message_id: int) -> None:
+        widget = self._widgets.get(message_id)
+        if widget is not None:
+            widget.copy_to_clipboard()
+        self.copy_requested.emit(message_id)
+
+    def _on_scrolled(self, value: int) -> None:
+        self._follow = value >= self.verticalScrollBar().maximum() - 24
+
+    def _on_range_changed(self, _low: int, high: int) -> None:
+        if self._follow:
+            QTimer.singleShot(0, self._stick_to_bottom)
+
+    def _stick_to_bottom(self) -> None:
+        if self._follow:
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.maximum())

@@ -1,0 +1,464 @@
+"""The chat panel: conversations, the streaming message view, the input and its budget.
+
+Durability: the user's message is committed when sent; the reply is committed as it
+streams (at least once a second) and finalised with its stats at the end, so a stop,
+a crash or ``kill -9`` keeps everything up to the last second.
+
+Smoothness: deltas from the engine thread are buffered and shown at most ~30 times a
+second by appending plain text; Markdown is re-rendered on a single-shot timer and
+fully once the reply ends.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.conversation import answer_reserve, title_from_message
+from app.core.history import History
+from app.core.settings import Settings
+from app.llm.types import ChatMessage, GenerationParams, GenerationStats
+from app.ui.chat.input_box import InputBox
+from app.ui.chat.message_view import MessageView, MessageWidget
+from app.ui.chat.sidebar import ConversationSidebar
+from app.ui.worker import EngineController
+
+FLUSH_MS = 33  # at most ~30 repaints a second
+MARKDOWN_MS = 80  # re-render Markdown this long after the last flush
+PERSIST_S = 1.0  # commit a streaming reply at least this often
+BUDGET_MS = 300  # debounce for the context budget while typing
+
+
+class ChatPanel(QWidget):
+    """Everything about chatting; the main window only places it."""
+
+    status_message = Signal(str)
+
+    def __init__(self, controller: EngineController, history: History, settings: Settings,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatPanel")
+        self.controller = controller
+        self.history = history
+        self.settings = settings
+        self.conversation_id: int | None = None
+        self._request: int | None = None
+        self._reply_id: int | None = None
+        self._reply_widget: MessageWidget | None = None
+        self._pending: list[str] = []
+        self._reply_stats: GenerationStats | None = None
+        self._last_persist = 0.0
+        self._editing: int | None = None
+        self._budget_ticket = -1
+        self._build()
+        self._connect()
+        self.sidebar.refresh()
+        conversations = history.list_conversations()
+        if conversations:
+            self.open_conversation(conversations[0].id)
+        self._update_controls()
+
+    # ---- construction ----------------------------------------------------------------
+    def _build(self) -> None:
+        self.sidebar = ConversationSidebar(self.history)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+
+        header = QHBoxLayout()
+        header.setContentsMargins(16, 8, 16, 4)
+        self.title_label = QLabel(self.tr("New chat"))
+        self.title_label.setObjectName("chatTitle")
+        header.addWidget(self.title_label, 1)
+        self.system_toggle = QToolButton()
+        self.system_toggle.setText(self.tr("System prompt"))
+        self.system_toggle.setCheckable(True)
+        self.system_toggle.setToolTip(self.tr("Instructions the model sees before this conversation"))
+        header.addWidget(self.system_toggle)
+        column.addLayout(header)
+        self.system_edit = QPlainTextEdit()
+        self.system_edit.setObjectName("systemPrompt")
+        self.system_edit.setMaximumHeight(80)
+        self.system_edit.setVisible(False)
+        column.addWidget(self.system_edit)
+
+        self.view = MessageView()
+        column.addWidget(self.view, 1)
+
+        self.banner = QLabel("")
+        self.banner.setObjectName("chatBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.banner)
+
+        bottom = QVBoxLayout()
+        bottom.setContentsMargins(16, 6, 16, 10)
+        self.edit_note = QLabel("")
+        self.edit_note.setObjectName("editNote")
+        self.edit_note.setVisible(False)
+        bottom.addWidget(self.edit_note)
+        row = QHBoxLayout()
+        self.input = InputBox()
+        row.addWidget(self.input, 1)
+        buttons = QVBoxLayout()
+        self.send_button = QPushButton(self.tr("Send"))
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setDefault(True)
+        self.stop_button = QPushButton(self.tr("Stop"))
+        self.stop_button.setObjectName("stopButton")
+        self.cancel_edit_button = QPushButton(self.tr("Cancel edit"))
+        self.cancel_edit_button.setVisible(False)
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.cancel_edit_button)
+        row.addLayout(buttons)
+        bottom.addLayout(row)
+        self.budget_label = QLabel("")
+        self.budget_label.setObjectName("budgetLabel")
+        bottom.addWidget(self.budget_label)
+        column.addLayout(bottom)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([230, 770])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush)
+        self._markdown_timer = QTimer(self)
+        self._markdown_timer.setSingleShot(True)
+        self._markdown_timer.setInterval(MARKDOWN_MS)
+        self._markdown_timer.timeout.connect(self._render_markdown)
+        self._budget_timer = QTimer(self)
+        self._budget_timer.setSingleShot(True)
+        self._budget_timer.setInterval(BUDGET_MS)
+        self._budget_timer.timeout.connect(self._request_budget)
+        self._system_timer = QTimer(self)
+        self._system_timer.setSingleShot(True)
+        self._system_timer.setInterval(500)
+        self._system_timer.timeout.connect(self._save_system_prompt)
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.started.connect(self._on_started)
+        c.trimmed.connect(self._on_trimmed)
+        c.delta.connect(self._on_delta)
+        c.stats.connect(self._on_stats)
+        c.failed.connect(self._on_failed)
+        c.finished.connect(self._on_finished)
+        c.counted.connect(self._on_counted)
+        c.busy_changed.connect(lambda _busy: self._update_controls())
+        c.loaded.connect(lambda _m: (self._update_controls(), self._budget_timer.start()))
+        self.input.submitted.connect(self.send)
+        self.input.textChanged.connect(self._budget_timer.start)
+        self.send_button.clicked.connect(self.send)
+        self.stop_button.clicked.connect(self.stop)
+        self.cancel_edit_button.clicked.connect(self.cancel_edit)
+        self.sidebar.new_requested.connect(self.new_conversation)
+        self.sidebar.conversation_selected.connect(self.open_conversation)
+        self.sidebar.message_selected.connect(self._open_search_hit)
+        self.sidebar.deleted.connect(self._on_deleted)
+        self.view.edit_requested.connect(self.edit_message)
+        self.view.regenerate_requested.connect(self.regenerate)
+        self.view.copy_requested.connect(lambda _id: self.status_message.emit(self.tr("Copied to the clipboard")))
+        self.system_toggle.toggled.connect(self.system_edit.setVisible)
+        self.system_edit.textChanged.connect(self._system_timer.start)
+
+    # ---- conversations ---------------------------------------------------------------
+    def new_conversation(self) -> None:
+        """Start an empty chat (it is stored when the first message is sent)."""
+        if self.generating:
+            return
+        self._save_system_prompt()
+        self.conversation_id = None
+        self.view.clear()
+        self.title_label.setText(self.tr("New chat"))
+        self.system_edit.blockSignals(True)
+        self.system_edit.setPlainText(self.settings.get_str("system_prompt"))
+        self.system_edit.blockSignals(False)
+        self.cancel_edit()
+        self.sidebar.set_current(None)
+        self.sidebar.list.clearSelection()
+        self.input.setFocus()
+        self._budget_timer.start()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        if self.generating and conversation_id != self.conversation_id:
+            self.status_message.emit(self.tr("Stop the current answer before switching chats."))
+            self.sidebar.set_current(self.conversation_id)
+            return
+        self._save_system_prompt()
+        try:
+            conversation = self.history.get_conversation(conversation_id)
+        except KeyError:
+            return
+        self.conversation_id = conversation_id
+        self.title_label.setText(conversation.title)
+        self.system_edit.blockSignals(True)
+        self.system_edit.setPlainText(conversation.system_prompt)
+        self.system_edit.blockSignals(False)
+        self.view.clear()
+        show = self.settings.get_bool("show_speed_details")
+        for message in self.history.messages(conversation_id):
+            self.view.add(message.id, message.role, message.content, message.stats, show)
+        self.view.scroll_to_bottom()
+        self.cancel_edit()
+        self.sidebar.set_current(conversation_id)
+        self._budget_timer.start()
+
+    def _open_search_hit(self, conversation_id: int, message_id: int) -> None:
+        self.open_conversation(conversation_id)
+        widget = self.view.widget(message_id)
+        if widget is not None:
+            QTimer.singleShot(0, lambda: self.view.ensureWidgetVisible(widget))
+
+    def _on_deleted(self, conversation_id: int) -> None:
+        if conversation_id == self.conversation_id:
+            self.new_conversation()
+
+    # ---- sending ---------------------------------------------------------------------
+    @property
+    def generating(self) -> bool:
+        return self._request is not None
+
+    def send(self) -> None:
+        """Send the input (or the edited message) and stream the answer."""
+        text = self.input.toPlainText()
+        if not text.strip() or self.controller.busy or self.controller.model is None:
+            return
+        if self.conversation_id is None:
+            conversation = self.history.create_conversation(title_from_message(text),
+                                                            self.system_edit.toPlainText())
+            self.conversation_id = conversation.id
+            self.title_label.setText(conversation.title)
+        if self._editing is not None:
+            self.history.delete_messages_from(self.conversation_id, self._editing)
+            self.view.remove_from(self._editing)
+            self.cancel_edit()
+        stored = self.history.add_message(self.conversation_id, "user", text)
+        self.view.add(stored.id, "user", text)
+        self.input.clear()
+        self.sidebar.refresh()
+        self._start_reply()
+
+    def regenerate(self, message_id: int) -> None:
+        """Drop an answer (the last one) and write it again."""
+        if self.conversation_id is None or self.controller.busy:
+            return
+        self.history.delete_messages_from(self.conversation_id, message_id)
+        self.view.remove_from(message_id)
+        self._start_reply()
+
+    def edit_message(self, message_id: int) -> None:
+        """Put a sent message back in the input; sending replaces it and what followed."""
+        widget = self.view.widget(message_id)
+        if widget is None or self.controller.busy:
+            return
+        self._editing = message_id
+        self.input.setPlainText(widget.text)
+        self.input.setFocus()
+        self.edit_note.setText(self.tr("Editing a sent message: sending replaces it and every later message."))
+        self.edit_note.setVisible(True)
+        self.cancel_edit_button.setVisible(True)
+
+    def cancel_edit(self) -> None:
+        if self._editing is not None:
+            self.input.clear()
+        self._editing = None
+        self.edit_note.setVisible(False)
+        self.cancel_edit_button.setVisible(False)
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def engine_messages(self, extra_user_text: str | None = None) -> list[ChatMessage]:
+        """System prompt + stored turns (+ text not yet sent) as the engine sees them."""
+        messages: list[ChatMessage] = []
+        system = self.system_edit.toPlainText().strip()
+        if system:
+            messages.append(ChatMessage("system", system))
+        if self.conversation_id is not None:
+            for message in self.history.messages(self.conversation_id):
+                if message.role in ("user", "assistant") and message.content.strip():
+                    if message.id == self._editing:
+                        break
+                    messages.append(ChatMessage(message.role, message.content))  # type: ignore[arg-type]
+        if extra_user_text and extra_user_text.strip():
+            messages.append(ChatMessage("user", extra_user_text))
+        return messages
+
+    def generation_params(self) -> GenerationParams:
+        s = self.settings
+        seed = s.get_int("seed")
+        return GenerationParams(
+            max_tokens=s.get_int("max_tokens"), temperature=s.get_float("temperature"),
+            top_k=s.get_int("top_k"), top_p=s.get_float("top_p"), min_p=s.get_float("min_p"),
+            repeat_penalty=s.get_float("repeat_penalty"), seed=seed if seed >= 0 else None,
+        )
+
+    def _start_reply(self) -> None:
+        assert self.conversation_id is not None
+        messages = self.engine_messages()
+        reply = self.history.add_message(self.conversation_id, "assistant", "", complete=False)
+        self._reply_id = reply.id
+        self._reply_widget = self.view.add(reply.id, "assistant", "")
+        self._reply_stats = None
+        self._pending = []
+        self._last_persist = time.monotonic()
+        self._hide_banner()
+        self.view.scroll_to_bottom()
+        self._request = self.controller.generate(messages, self.generation_params(),
+                                                 self.settings.get_str("context_overflow"))
+        self._flush_timer.start()
+        self._update_controls()
+
+    # ---- engine results --------------------------------------------------------------
+    def _on_started(self, request_id: int) -> None:
+        if request_id == self._request:
+            self.status_message.emit(self.tr("Reading the prompt…"))
+
+    def _on_trimmed(self, request_id: int, dropped: int) -> None:
+        if request_id == self._request:
+            self._show_banner(self.tr(
+                "The conversation is longer than the context window: the %n oldest message(s) were left "
+                "out of this answer (they stay in the history).", "", dropped), error=False)
+
+    def _on_delta(self, request_id: int, text: str) -> None:
+        if request_id == self._request:
+            self._pending.append(text)
+
+    def _flush(self) -> None:
+        """Show buffered text (timer, ~30 Hz) and commit the reply once a second."""
+        if not self._pending or self._reply_widget is None:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._reply_widget.append(text)
+        self._markdown_timer.start()
+        now = time.monotonic()
+        if now - self._last_persist >= PERSIST_S and self._reply_id is not None:
+            self._last_persist = now
+            self.history.update_message(self._reply_id, self._reply_widget.text, complete=False)
+
+    def _render_markdown(self) -> None:
+        if self._reply_widget is not None:
+            self._reply_widget.set_content(self._reply_widget.text, markdown=True)
+
+    def _on_stats(self, request_id: int, stats: GenerationStats) -> None:
+        if request_id == self._request:
+            self._reply_stats = stats
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if request_id == self._request:
+            self._show_banner(message, error=True)
+
+    def _on_finished(self, request_id: int) -> None:
+        if request_id != self._request:
+            return
+        self._flush_timer.stop()
+        self._markdown_timer.stop()
+        self._flush()
+        widget, reply_id = self._reply_widget, self._reply_id
+        self._request = self._reply_id = self._reply_widget = None
+        if widget is not None and reply_id is not None:
+            stats = self._reply_stats.to_dict() if self._reply_stats else None
+            if not widget.text.strip() and (stats is None or stats.get("completion_tokens") == 0):
+                # nothing was produced (error, or stopped before the first token): keep no empty answer
+                assert self.conversation_id is not None
+                self.history.delete_messages_from(self.conversation_id, reply_id)
+                self.view.remove_from(reply_id)
+            else:
+                self.history.update_message(reply_id, widget.text, complete=True, stats=stats)
+                widget.set_content(widget.text, markdown=True)
+                widget.set_stats(stats, self.settings.get_bool("show_speed_details"))
+        if self._reply_stats is not None and self._reply_stats.stop_reason == "cancelled":
+            self.status_message.emit(self.tr("Stopped."))
+        self.sidebar.refresh()
+        self._update_controls()
+        self._budget_timer.start()
+
+    # ---- context budget --------------------------------------------------------------
+    def _request_budget(self) -> None:
+        if self.controller.model is None or self.controller.busy:
+            return
+        self._budget_ticket = self.controller.count_tokens(self.engine_messages(self.input.toPlainText()))
+
+    def _on_counted(self, ticket: int, tokens: int) -> None:
+        model = self.controller.model
+        if ticket != self._budget_ticket or model is None or tokens < 0:
+            return
+        reserve = answer_reserve(model.n_ctx, self.settings.get_int("max_tokens"))
+        text = self.tr("Context: %1 / %2 tokens, %3 kept for the answer").replace(
+            "%1", f"{tokens:,}").replace("%2", f"{model.n_ctx:,}").replace("%3", f"{reserve:,}")
+        over = tokens + reserve > model.n_ctx
+        if over and self.settings.get_str("context_overflow") == "drop_oldest":
+            text += self.tr(" — too long: the oldest turns will be left out")
+        elif over:
+            text += self.tr(" — too long: sending will be refused")
+        self.budget_label.setText(text)
+        self.budget_label.setProperty("over", over)
+        self.budget_label.style().unpolish(self.budget_label)
+        self.budget_label.style().polish(self.budget_label)
+
+    # ---- state -----------------------------------------------------------------------
+    def _update_controls(self) -> None:
+        ready = self.controller.model is not None
+        busy = self.controller.busy
+        self.send_button.setEnabled(ready and not busy)
+        self.stop_button.setEnabled(self.generating)
+        self.view.set_busy(busy)
+        self.sidebar.new_button.setEnabled(not self.generating)
+
+    def _show_banner(self, text: str, *, error: bool) -> None:
+        self.banner.setText(text)
+        self.banner.setProperty("error", error)
+        self.banner.style().unpolish(self.banner)
+        self.banner.style().polish(self.banner)
+        self.banner.setVisible(True)
+
+    def _hide_banner(self) -> None:
+        self.banner.setVisible(False)
+
+    def _save_system_prompt(self) -> None:
+        self._system_timer.stop()
+        if self.conversation_id is not None:
+            text = self.system_edit.toPlainText()
+            try:
+                if self.history.get_conversation(self.conversation_id).system_prompt != text:
+                    self.history.set_system_prompt(self.conversation_id, text)
+            except KeyError:
+                pass
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop a running answer and let its last text and stats reach the history."""
+        self._save_system_prompt()
+        if self._request is None:
+            return
+        loop = QEventLoop()
+        self.controller.finished.connect(loop.quit)
+        self.controller.stop()
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        if self._request is not None:
+            loop.exec()
+        self.controller.finished.disconnect(loop.quit)
+        if self._request is not None and self._reply_id is not None and self._reply_widget is not None:
+            self._flush()
+            self.history.update_message(self._reply_id, self._reply_widget.text, complete=False)

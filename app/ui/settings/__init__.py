@@ -1,0 +1,5 @@
+"""The settings dialog, built from the SETTINGS declaration."""
+
+from app.ui.settings.dialog import SettingsDialog
+
+__all__ = ["SettingsDialog"]

@@ -1,0 +1,247 @@
+"""The engine on its own thread, and the one place where threads are wired together.
+
+``EngineWorker`` is a QObject moved to a QThread; it alone touches the engine. It
+takes requests as ``*_requested`` signals (queued across threads by Qt) and answers
+with ``started``, ``delta``..., ``stats``, then always ``finished`` (from a
+``finally``), or ``failed(message)`` before ``finished`` when something goes wrong:
+errors never travel inside the reply text.
+
+``EngineController`` lives on the GUI thread. It owns the thread, creates request
+ids, and re-emits the worker's signals as its own, so panels connect to a GUI-thread
+object and every cross-thread connection is made in ``_wire`` (like GPT4All's
+``Chat::connectLLM``). Stop sets the request's ``threading.Event`` directly: a queued
+"stop" slot would wait behind the very generation it should stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.core.conversation import DROP_OLDEST, answer_reserve, fit_messages
+from app.llm.types import (
+    ChatMessage,
+    Engine,
+    EngineError,
+    GenerationParams,
+    LiveStats,
+    LoadedModel,
+    LoadParams,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything the worker needs for one reply."""
+
+    request_id: int
+    messages: tuple[ChatMessage, ...]
+    params: GenerationParams
+    stop: threading.Event = field(default_factory=threading.Event)
+    overflow_policy: str = DROP_OLDEST
+
+
+class EngineWorker(QObject):
+    """Owns the engine; runs on the engine thread."""
+
+    load_requested = Signal(object)  # LoadParams
+    generate_requested = Signal(object)  # GenerationRequest
+    count_requested = Signal(int, object)  # ticket, messages
+
+    load_progress = Signal(float)
+    loaded = Signal(object)  # LoadedModel
+    load_failed = Signal(str)
+    started = Signal(int)
+    trimmed = Signal(int, int)  # request id, messages dropped to fit the context
+    delta = Signal(int, str)
+    progress = Signal(int, object)  # request id, LiveStats
+    stats = Signal(int, object)  # request id, GenerationStats
+    failed = Signal(int, str)
+    finished = Signal(int)
+    counted = Signal(int, int)  # ticket, tokens (-1: no model)
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.load_requested.connect(self._load)
+        self.generate_requested.connect(self._generate)
+        self.count_requested.connect(self._count)
+
+    @Slot(object)
+    def _load(self, params: LoadParams) -> None:
+        try:
+            loaded = self.engine.load(params, self.load_progress.emit)
+        except EngineError as exc:
+            self.load_failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the thread silently
+            log.error("load crashed:\n%s", traceback.format_exc())
+            self.load_failed.emit(f"Unexpected error while loading: {exc}")
+        else:
+            self.loaded.emit(loaded)
+
+    @Slot(object)
+    def _generate(self, request: GenerationRequest) -> None:
+        rid = request.request_id
+        self.started.emit(rid)
+        try:
+            loaded = self.engine.loaded
+            if loaded is None:
+                raise EngineError("No model is loaded yet.")
+            fitted = fit_messages(
+                request.messages, self.engine.count_tokens, loaded.n_ctx,
+                answer_reserve(loaded.n_ctx, request.params.max_tokens), request.overflow_policy,
+            )
+            if fitted.dropped_messages:
+                self.trimmed.emit(rid, fitted.dropped_messages)
+
+            def on_progress(live: LiveStats) -> None:
+                self.progress.emit(rid, live)
+
+            for text in self.engine.stream(fitted.messages, request.params, request.stop, on_progress):
+                self.delta.emit(rid, text)
+            self.stats.emit(rid, self.engine.last_stats)
+        except EngineError as exc:
+            self.failed.emit(rid, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            log.error("generation crashed:\n%s", traceback.format_exc())
+            self.failed.emit(rid, f"Unexpected error: {exc}")
+        finally:
+            self.finished.emit(rid)
+
+    @Slot(int, object)
+    def _count(self, ticket: int, messages: Sequence[ChatMessage]) -> None:
+        try:
+            n = self.engine.count_tokens(messages) if self.engine.loaded is not None else -1
+        except EngineError:
+            n = -1
+        self.counted.emit(ticket, n)
+
+
+class EngineController(QObject):
+    """GUI-thread face of the engine thread; panels talk only to this."""
+
+    load_started = Signal()
+    load_progress = Signal(float)
+    loaded = Signal(object)
+    load_failed = Signal(str)
+    started = Signal(int)
+    trimmed = Signal(int, int)
+    delta = Signal(int, str)
+    progress = Signal(int, object)
+    stats = Signal(int, object)
+    failed = Signal(int, str)
+    finished = Signal(int)
+    counted = Signal(int, int)
+    busy_changed = Signal(bool)
+
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self._thread = QThread()
+        self._thread.setObjectName("kestrel-engine")
+        self.worker = EngineWorker(engine)
+        self.worker.moveToThread(self._thread)
+        self._next_id = 0
+        self._active: GenerationRequest | None = None
+        self._loading = False
+        self._model: LoadedModel | None = None
+        self._wire()
+        self._thread.start()
+
+    def _wire(self) -> None:
+        """Every connection between the engine thread and the GUI thread, in one place."""
+        w = self.worker
+        w.load_progress.connect(self.load_progress)
+        w.loaded.connect(self._on_loaded)
+        w.load_failed.connect(self._on_load_failed)
+        w.started.connect(self.started)
+        w.trimmed.connect(self.trimmed)
+        w.delta.connect(self.delta)
+        w.progress.connect(self.progress)
+        w.stats.connect(self.stats)
+        w.failed.connect(self.failed)
+        w.finished.connect(self._on_finished)
+        w.counted.connect(self.counted)
+
+    # ---- state -----------------------------------------------------------------------
+    @property
+    def model(self) -> LoadedModel | None:
+        """The model the worker last reported loaded (GUI-thread copy)."""
+        return self._model
+
+    @property
+    def busy(self) -> bool:
+        """True while a reply is produced or a model loads."""
+        return self._active is not None or self._loading
+
+    @property
+    def active_request(self) -> int | None:
+        return self._active.request_id if self._active else None
+
+    # ---- requests --------------------------------------------------------------------
+    def load(self, params: LoadParams) -> None:
+        """Load (or switch) the model on the worker; progress and result come as signals."""
+        if self._active is not None:
+            self._active.stop.set()
+        self._loading = True
+        self._model = None
+        self.busy_changed.emit(True)
+        self.load_started.emit()
+        self.worker.load_requested.emit(params)
+
+    def generate(self, messages: Sequence[ChatMessage], params: GenerationParams,
+                 overflow_policy: str = DROP_OLDEST) -> int:
+        """Queue one reply; returns its request id. Only one runs at a time."""
+        if self.busy:
+            raise RuntimeError("the engine is busy")
+        self._next_id += 1
+        request = GenerationRequest(self._next_id, tuple(messages), params, overflow_policy=overflow_policy)
+        self._active = request
+        self.busy_changed.emit(True)
+        self.worker.generate_requested.emit(request)
+        return request.request_id
+
+    def stop(self) -> None:
+        """Stop the current reply within one token (or interrupt the prompt evaluation)."""
+        if self._active is not None:
+            self._active.stop.set()
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Ask the worker to count prompt tokens; the answer comes as ``counted(ticket, n)``."""
+        self._next_id += 1
+        self.worker.count_requested.emit(self._next_id, tuple(messages))
+        return self._next_id
+
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Stop any reply, end the thread, free the model. True if the thread ended in time."""
+        self.stop()
+        self._thread.quit()
+        ended = self._thread.wait(timeout_ms)
+        if ended:
+            self.engine.unload()
+        return bool(ended)
+
+    # ---- worker results --------------------------------------------------------------
+    def _on_loaded(self, loaded: LoadedModel) -> None:
+        self._loading = False
+        self._model = loaded
+        self.loaded.emit(loaded)
+        self.busy_changed.emit(self.busy)
+
+    def _on_load_failed(self, message: str) -> None:
+        self._loading = False
+        self.load_failed.emit(message)
+        self.busy_changed.emit(self.busy)
+
+    def _on_finished(self, request_id: int) -> None:
+        if self._active is not None and self._active.request_id == request_id:
+            self._active = None
+        self.finished.emit(request_id)
+        self.busy_changed.emit(self.busy)

@@ -1,0 +1,163 @@
+"""The main window: title, focus, menus, geometry, load errors, closing mid-answer; and the real model once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.core.history import History
+from app.core.settings import Settings
+from app.llm.fake import FakeEngine
+from app.llm.types import Engine
+from app.ui.main_window import MainWindow
+from app.ui.worker import EngineController
+from tests import gguf_files
+
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+
+
+class Harness:
+    def __init__(self, qtbot: QtBot, home: Path, engine: Engine, model: str | None) -> None:
+        self.settings = Settings.load_default()
+        self.history = History(History.default_path())
+        self.controller = EngineController(engine)
+        self.window = MainWindow(self.controller, self.history, self.settings, model_override=model)
+        qtbot.addWidget(self.window)
+        self.window.show()
+        qtbot.waitExposed(self.window)
+        self.window.load_model()
+
+    def close(self) -> None:
+        if self.window.isVisible():
+            self.window.close()
+        self.history.close()
+
+
+@pytest.fixture
+def fake_model(tmp_path: Path) -> Path:
+    return gguf_files.write_tiny_llama(tmp_path / "tiny.gguf")
+
+
+@pytest.fixture
+def harness(qtbot: QtBot, kestrel_home: Path, fake_model: Path) -> Iterator[Harness]:
+    h = Harness(qtbot, kestrel_home, FakeEngine(tokens_per_s=300), str(fake_model))
+    qtbot.waitUntil(lambda: h.controller.model is not None, timeout=5000)
+    yield h
+    h.close()
+
+
+def test_title_focus_and_menus(harness: Harness, qtbot: QtBot) -> None:
+    w = harness.window
+    assert "Kestrel" in w.windowTitle()
+    qtbot.waitUntil(lambda: w.chat.input.hasFocus(), timeout=3000)
+    actions = {a.text().replace("&", "") for a in w.menuBar().actions()}
+    assert actions == {"File", "Help"}
+    for action in (w.new_chat_action, w.open_model_action, w.settings_action, w.quit_action, w.about_action):
+        assert action.isEnabled() and not action.shortcut().isEmpty() or action is w.about_action
+    assert w.model_label.text() == "Fake model · Q4_K_M"
+    assert w.readout.backend_text().startswith("CPU")
+
+
+def test_geometry_is_remembered(qtbot: QtBot, kestrel_home: Path, fake_model: Path) -> None:
+    first = Harness(qtbot, kestrel_home, FakeEngine(), str(fake_model))
+    first.window.setGeometry(30, 40, 700, 500)  # the offscreen screen is 800x600
+    qtbot.wait(50)
+    size = first.window.size()
+    first.close()
+    second = Harness(qtbot, kestrel_home, FakeEngine(), str(fake_model))
+    try:
+        assert second.window.size() == size
+    finally:
+        second.close()
+
+
+def test_a_broken_model_is_explained_and_the_app_stays_usable(qtbot: QtBot, kestrel_home: Path,
+                                                              tmp_path: Path) -> None:
+    from app.llm.engine import LlamaEngine
+
+    broken = gguf_files.make_random_bytes(tmp_path / "broken.gguf")
+    h = Harness(qtbot, kestrel_home, LlamaEngine(), str(broken))
+    try:
+        qtbot.waitUntil(lambda: not h.window.chat.banner.isHidden(), timeout=10000)
+        assert "broken.gguf" in h.window.chat.banner.text() and "not a GGUF file" in h.window.chat.banner.text()
+        assert h.window.model_label.text() == "No model"
+        assert not h.window.chat.send_button.isEnabled()
+        h.window.chat.input.setPlainText("my unsent words")
+        assert h.window.chat.input.toPlainText() == "my unsent words"  # nothing typed is lost
+    finally:
+        h.close()
+
+
+def test_missing_model_file_is_explained(qtbot: QtBot, kestrel_home: Path, tmp_path: Path) -> None:
+    h = Harness(qtbot, kestrel_home, FakeEngine(), str(tmp_path / "nowhere.gguf"))
+    try:
+        qtbot.waitUntil(lambda: not h.window.chat.banner.isHidden(), timeout=5000)
+        assert "model file not found" in h.window.chat.banner.text()
+    finally:
+        h.close()
+
+
+def test_closing_mid_answer_stops_cleanly_and_keeps_the_text(qtbot: QtBot, kestrel_home: Path,
+                                                            fake_model: Path) -> None:
+    engine = FakeEngine(reply=" ".join(f"t{i}" for i in range(2000)), tokens_per_s=200)
+    h = Harness(qtbot, kestrel_home, engine, str(fake_model))
+    qtbot.waitUntil(lambda: h.controller.model is not None, timeout=5000)
+    chat = h.window.chat
+    chat.input.setPlainText("a long one please")
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(chat.view.widgets()) == 2 and len(chat.view.widgets()[1].text) > 30, timeout=5000)
+    cid = chat.conversation_id
+    h.window.close()
+    assert not h.controller._thread.isRunning()
+    stored = h.history.messages(cid or -1)
+    assert stored[0].content == "a long one please"
+    assert stored[1].content.startswith("t0 t1") and len(stored[1].content) >= 30
+    assert stored[1].stats and stored[1].stats["stop_reason"] == "cancelled"
+    h.history.close()
+
+
+def test_open_model_file_refuses_a_broken_file(harness: Harness, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: shown.append(text))
+    bad = gguf_files.make_empty(tmp_path / "empty.gguf")
+    assert harness.window.use_model_file(bad) is False
+    assert shown and "empty.gguf" in shown[0]
+    assert harness.settings.get_str("model_path") == ""
+
+
+@pytest.mark.real_model
+def test_chat_end_to_end_on_the_real_starter_model(qtbot: QtBot, kestrel_home: Path, starter_model: Path) -> None:
+    from app.llm.engine import LlamaEngine
+
+    h = Harness(qtbot, kestrel_home, LlamaEngine(), str(starter_model))
+    try:
+        qtbot.waitUntil(lambda: h.controller.model is not None, timeout=60000)
+        h.settings.update({"max_tokens": 24, "temperature": 0.0})
+        chat = h.window.chat
+        chat.input.setPlainText("Name a bird of prey.")
+        with qtbot.waitSignal(h.controller.finished, timeout=60000):
+            qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not chat.generating)
+        reply = chat.view.widgets()[1]
+        assert reply.text.strip()
+        stored = h.history.messages(chat.conversation_id or -1)
+        assert stored[1].content == reply.text and stored[1].complete
+        stats = stored[1].stats or {}
+        assert stats["completion_tokens"] > 0 and stats["backend"] == "CPU" and stats["decode_tps"] > 0
+        assert "tok/s" in h.window.readout.text()
+        # A second turn reuses the first from the KV cache.
+        chat.input.setPlainText("Where does it live?")
+        with qtbot.waitSignal(h.controller.finished, timeout=60000):
+            qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not chat.generating)
+        second = h.history.messages(chat.conversation_id or -1)[3].stats or {}
+        assert second["cached_tokens"] >= stats["prompt_tokens"]
+    finally:
+        h.close()
