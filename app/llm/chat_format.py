@@ -12,7 +12,8 @@ default:
     User: {message}
     Assistant:
 
-Generation stops at "\\nUser:" so a base model does not write the user's next turn.
+Generation stops at "\\nUser:" or "\\nAssistant:" so a base model does not go on to
+write further turns of the conversation itself.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from app.llm.types import ChatMessage
 
-PLAIN_STOPS: tuple[str, ...] = ("\nUser:", "\nUSER:")
+PLAIN_STOPS: tuple[str, ...] = ("\nUser:", "\nUSER:", "\nAssistant:")
 
 
 @dataclass(frozen=True)

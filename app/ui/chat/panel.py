@@ -158,7 +158,6 @@ class ChatPanel(QWidget):
 
     def _connect(self) -> None:
         c = self.controller
-        c.started.connect(self._on_started)
         c.trimmed.connect(self._on_trimmed)
         c.delta.connect(self._on_delta)
         c.stats.connect(self._on_stats)
@@ -331,10 +330,6 @@ class ChatPanel(QWidget):
         self._update_controls()
 
     # ---- engine results --------------------------------------------------------------
-    def _on_started(self, request_id: int) -> None:
-        if request_id == self._request:
-            self.status_message.emit(self.tr("Reading the prompt…"))
-
     def _on_trimmed(self, request_id: int, dropped: int) -> None:
         if request_id == self._request:
             self._show_banner(self.tr(
