@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -48,12 +48,29 @@ class GenerationRequest:
     overflow_policy: str = DROP_OLDEST
 
 
+JobFunction = Callable[[Engine, threading.Event, Callable[[object], None]], object]
+
+
+@dataclass(frozen=True)
+class EngineJob:
+    """A longer task that needs the engine (summarize a document, translate one).
+
+    ``run(engine, stop, report)`` executes on the engine thread; ``report(payload)``
+    reaches the GUI as ``job_progress``, the return value as ``job_done``.
+    """
+
+    request_id: int
+    run: JobFunction
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
 class EngineWorker(QObject):
     """Owns the engine; runs on the engine thread."""
 
     load_requested = Signal(object)  # LoadParams
     generate_requested = Signal(object)  # GenerationRequest
     count_requested = Signal(int, object)  # ticket, messages
+    job_requested = Signal(object)  # EngineJob
 
     load_progress = Signal(float)
     loaded = Signal(object)  # LoadedModel
@@ -66,6 +83,8 @@ class EngineWorker(QObject):
     failed = Signal(int, str)
     finished = Signal(int)
     counted = Signal(int, int)  # ticket, tokens (-1: no model)
+    job_progress = Signal(int, object)
+    job_done = Signal(int, object)
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
@@ -73,6 +92,7 @@ class EngineWorker(QObject):
         self.load_requested.connect(self._load)
         self.generate_requested.connect(self._generate)
         self.count_requested.connect(self._count)
+        self.job_requested.connect(self._job)
 
     @Slot(object)
     def _load(self, params: LoadParams) -> None:
@@ -115,6 +135,23 @@ class EngineWorker(QObject):
         finally:
             self.finished.emit(rid)
 
+    @Slot(object)
+    def _job(self, job: EngineJob) -> None:
+        rid = job.request_id
+        self.started.emit(rid)
+        try:
+            if self.engine.loaded is None:
+                raise EngineError("No model is loaded yet.")
+            result = job.run(self.engine, job.stop, lambda payload: self.job_progress.emit(rid, payload))
+            self.job_done.emit(rid, result)
+        except EngineError as exc:
+            self.failed.emit(rid, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            log.error("job crashed:\n%s", traceback.format_exc())
+            self.failed.emit(rid, f"Unexpected error: {exc}")
+        finally:
+            self.finished.emit(rid)
+
     @Slot(int, object)
     def _count(self, ticket: int, messages: Sequence[ChatMessage]) -> None:
         try:
@@ -139,6 +176,8 @@ class EngineController(QObject):
     failed = Signal(int, str)
     finished = Signal(int)
     counted = Signal(int, int)
+    job_progress = Signal(int, object)
+    job_done = Signal(int, object)
     busy_changed = Signal(bool)
 
     def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
@@ -149,7 +188,7 @@ class EngineController(QObject):
         self.worker = EngineWorker(engine)
         self.worker.moveToThread(self._thread)
         self._next_id = 0
-        self._active: GenerationRequest | None = None
+        self._active: GenerationRequest | EngineJob | None = None
         self._loading = False
         self._model: LoadedModel | None = None
         self._wire()
@@ -169,6 +208,8 @@ class EngineController(QObject):
         w.failed.connect(self.failed)
         w.finished.connect(self._on_finished)
         w.counted.connect(self.counted)
+        w.job_progress.connect(self.job_progress)
+        w.job_done.connect(self.job_done)
 
     # ---- state -----------------------------------------------------------------------
     @property
@@ -207,6 +248,18 @@ class EngineController(QObject):
         self.busy_changed.emit(True)
         self.worker.generate_requested.emit(request)
         return request.request_id
+
+    def run_job(self, run: JobFunction) -> int:
+        """Queue a job on the engine thread; returns its id (started, job_progress..., job_done or
+        failed, then always finished)."""
+        if self.busy:
+            raise RuntimeError("the engine is busy")
+        self._next_id += 1
+        job = EngineJob(self._next_id, run)
+        self._active = job
+        self.busy_changed.emit(True)
+        self.worker.job_requested.emit(job)
+        return job.request_id
 
     def stop(self) -> None:
         """Stop the current reply within one token (or interrupt the prompt evaluation)."""

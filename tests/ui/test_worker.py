@@ -140,3 +140,34 @@ def test_history_longer_than_the_context_drops_oldest_turns(qtbot: QtBot) -> Non
         assert sent[0].role == "system" and sent[-1].content == "last question"
     finally:
         ctl.shutdown()
+
+
+def test_jobs_run_on_the_worker_and_report_progress_then_result(controller: EngineController, qtbot: QtBot) -> None:
+    progress: list[object] = []
+    results: list[object] = []
+    controller.job_progress.connect(lambda _rid, payload: progress.append(payload))
+    controller.job_done.connect(lambda _rid, result: results.append(result))
+
+    def job(engine, stop, report):  # type: ignore[no-untyped-def]
+        for i in range(3):
+            report(i)
+        return ("done", threading.current_thread() is not threading.main_thread(), engine.loaded is not None)
+
+    with qtbot.waitSignals([controller.started, controller.job_done, controller.finished], order="strict",
+                           timeout=5000):
+        controller.run_job(job)
+    assert progress == [0, 1, 2]
+    assert results == [("done", True, True)]
+    assert not controller.busy
+
+
+def test_a_failing_job_reports_failed_then_finished(controller: EngineController, qtbot: QtBot) -> None:
+    def job(engine, stop, report):  # type: ignore[no-untyped-def]
+        raise ValueError("bad document")
+
+    errors: list[str] = []
+    controller.failed.connect(lambda _rid, message: errors.append(message))
+    with qtbot.waitSignals([controller.started, controller.failed, controller.finished], order="strict",
+                           timeout=5000):
+        controller.run_job(job)
+    assert len(errors) == 1 and "bad document" in errors[0]
