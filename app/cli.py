@@ -53,14 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true",
                       help="after each answer print one JSON line with its speed figures")
 
-    models = sub.add_parser("models", help="list known models with quantization and size")
+    models = sub.add_parser("models", help="list known models with quantization, size and memory fit")
     models.add_argument("--json", action="store_true", help="print one JSON array")
+
+    quant = sub.add_parser("quantize", help="make a smaller copy of an F16/BF16/Q8_0 model")
+    quant.add_argument("input", type=Path, metavar="IN.gguf")
+    quant.add_argument("--to", required=True, choices=["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"], dest="target")
+    quant.add_argument("-o", "--output", type=Path, metavar="OUT.gguf",
+                       help="where to write (default: Kestrel's models folder)")
+    quant.add_argument("--json", action="store_true", help="print one JSON object at the end")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kestrel`` console script."""
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["_quantize-child"]:  # the quantizer's child process inside a frozen bundle
+        from app.llm.quantize import child_main  # noqa: PLC0415
+
+        return child_main(raw[1:])
+    args = build_parser().parse_args(raw)
     from app.core.models import ModelNotFound  # noqa: PLC0415
     from app.core.starter import StarterModelMissing  # noqa: PLC0415
     from app.llm.types import EngineError  # noqa: PLC0415
@@ -72,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_chat(args)
         if args.command == "models":
             return run_models(args)
+        if args.command == "quantize":
+            return run_quantize(args)
         return run_gui(getattr(args, "model", None))
     except (CliError, EngineError, ModelNotFound, StarterModelMissing) as exc:
         print(f"kestrel: error: {exc}", file=sys.stderr)
@@ -97,7 +111,9 @@ def run_gui(model: str | None) -> int:
 def run_models(args: argparse.Namespace) -> int:
     from app.core.models import list_models  # noqa: PLC0415
 
-    rows = list_models()
+    from app.llm.native import gpu_offload_supported  # noqa: PLC0415
+
+    rows = list_models(gpu_capable=gpu_offload_supported())
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
@@ -108,8 +124,44 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_quantize(args: argparse.Namespace) -> int:
+    import time  # noqa: PLC0415
+
+    from app.core import paths  # noqa: PLC0415
+    from app.core.library import Library  # noqa: PLC0415
+    from app.llm.quantize import QuantizeError, default_output, quantize  # noqa: PLC0415
+
+    source: Path = args.input
+    if not source.is_file():
+        raise CliError(f"model file not found: {source}")
+    output = args.output or default_output(source, args.target, paths.models_dir())
+    if output.exists():
+        raise CliError(f"{output} already exists; choose another name with -o")
+    stop = threading.Event()
+    install_sigint(stop)
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0 or fraction >= 1.0:
+            last[0] = now
+            print(f"quantizing to {args.target}: {fraction:5.0%}", file=sys.stderr, flush=True)
+
+    try:
+        result = quantize(source, args.target, output, progress=progress, stop=stop)
+    except QuantizeError as exc:
+        raise CliError(str(exc)) from exc
+    Library().add(result.path, "quantized")
+    if args.json:
+        print(json.dumps({"path": str(result.path), "quant": result.quant, "size_bytes": result.size_bytes,
+                          "seconds": round(result.seconds, 3), "source": str(source)}))
+    else:
+        print(f"{result.path} ({result.quant}, {result.size_bytes / 2**20:,.1f} MiB, {result.seconds:.1f} s)")
+    return 0
+
+
 def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
-    header = ("", "NAME", "QUANT", "SIZE", "PARAMS", "CONTEXT", "TEMPLATE", "PATH")
+    header = ("", "NAME", "QUANT", "SIZE", "PARAMS", "CONTEXT", "TEMPLATE", "RAM (est.)", "FIT", "PATH")
     table = [header]
     for row in rows:
         table.append((
@@ -120,6 +172,8 @@ def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
             f"{row['params'] / 1e6:,.0f} M" if row["params"] else "?",
             str(row["n_ctx_train"] or "?"),
             "yes" if row["chat_template"] else "no",
+            f"{row['est_ram_bytes'] / 2**20:,.0f} MiB" if row["est_ram_bytes"] else "?",
+            row["fit"] or "?",
             row["path"] + (f"  ({row['problem']})" if row["problem"] else ""),
         ))
     widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]

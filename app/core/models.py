@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.library import Library
+from app.core.memory import estimate, fit, machine_memory
 from app.core.settings import Settings
 from app.core.starter import StarterModelMissing, ensure_starter_model
 
@@ -44,10 +45,14 @@ def default_model_path(settings: Settings) -> Path | None:
     return paths.models_dir() / STARTER_FILENAME
 
 
-def list_models(settings: Settings | None = None, library: Library | None = None) -> list[dict[str, Any]]:
-    """Rows for every known model: what the GGUF header says, or why it cannot be read."""
+def list_models(settings: Settings | None = None, library: Library | None = None,
+                gpu_capable: bool = False) -> list[dict[str, Any]]:
+    """Rows for every known model: what the GGUF header says (with memory estimates and a fit
+    badge at the configured context size), or why it cannot be read."""
     settings = settings or Settings.load_default()
     library = library or Library()
+    n_ctx = settings.get_int("n_ctx")
+    machine = machine_memory()
     if not settings.get_str("model_path"):
         try:
             library.add(ensure_starter_model(), "starter")
@@ -56,6 +61,9 @@ def list_models(settings: Settings | None = None, library: Library | None = None
     rows: list[dict[str, Any]] = []
     for listing in library.listings(default_model_path(settings)):
         info = listing.info
+        memory = estimate(info, n_ctx, 0) if info else None
+        gpu = estimate(info, n_ctx, -1) if info else None
+        badge, layers = fit(info, n_ctx, machine, gpu_capable) if info else ("too_large", 0)
         rows.append({
             "path": listing.entry.path,
             "name": info.name if info else Path(listing.entry.path).name,
@@ -68,5 +76,10 @@ def list_models(settings: Settings | None = None, library: Library | None = None
             "source": listing.entry.source,
             "default": listing.is_default,
             "problem": listing.problem,
+            "n_ctx": n_ctx,
+            "est_ram_bytes": memory.ram_bytes if memory else None,
+            "est_vram_bytes": gpu.vram_bytes if gpu else None,
+            "fit": badge if info else None,
+            "fit_gpu_layers": layers,
         })
     return rows

@@ -27,7 +27,7 @@ LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CONT = 1, 2, 3, 4, 5
 _lock = threading.Lock()
 _lib: ModuleType | None = None
 _log_callback: Any = None  # the ctypes callback; must stay referenced for the process lifetime
-_lines: collections.deque[tuple[int, str]] = collections.deque(maxlen=400)
+_lines: collections.deque[tuple[int, str]] = collections.deque(maxlen=2000)
 _last_level = LOG_INFO
 _echo_level = int(os.environ.get("KESTREL_LLAMA_LOG", "0") or 0)  # 0: silent; e.g. 3 echoes WARN+
 
@@ -43,17 +43,22 @@ def lib() -> ModuleType:
         @llama_cpp.llama_log_callback
         def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
             global _last_level
-            message = text.decode("utf-8", errors="replace") if text else ""
             if level == LOG_CONT:
                 level = _last_level
-                if _lines:
-                    old_level, old = _lines.pop()
-                    _lines.append((old_level, old + message))
-                    return
-            _last_level = level
-            _lines.append((level, message))
+                continuing = True
+            else:
+                _last_level = level
+                continuing = False
             if _echo_level and level >= _echo_level:
                 os.write(2, text or b"")
+            if level <= LOG_DEBUG:
+                return  # debug output is thousands of lines per load; keep the buffer for what matters
+            message = text.decode("utf-8", errors="replace") if text else ""
+            if continuing and _lines:
+                old_level, old = _lines.pop()
+                _lines.append((old_level, old + message))
+            else:
+                _lines.append((level, message))
 
         _log_callback = _on_log
         llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
