@@ -118,8 +118,9 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=256, maximum=131072, multiple_of=256),
     Setting("n_threads", int, 0, "CPU threads used for generation. 0 chooses automatically.",
             minimum=0, maximum=256),
-    Setting("n_gpu_layers", int, 0, "Model layers to run on the GPU. 0 uses only the CPU; "
-            "-1 puts every layer on the GPU.", minimum=-1, maximum=999),
+    Setting("n_gpu_layers", int, -1, "Model layers to run on the GPU. -1 (automatic) offloads as many "
+            "as fit in free GPU memory; 0 uses only the CPU; a number sets it by hand.",
+            minimum=-1, maximum=999),
     Setting("flash_attn", str, "auto", "Flash attention: faster and lighter on memory where "
             "supported. 'auto' lets Kestrel decide.", choices=("auto", "on", "off")),
     Setting("temperature", float, 0.7, "Randomness of replies. Lower is more focused and "

@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from app.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
+from app.core.memory import machine_memory
 from app.core.speed import RollingRate, rate
 from app.llm import native
 from app.llm.chat_format import ChatFormatter, TemplateError
+from app.llm.loadplan import auto_layers, describe_change, is_memory_failure, plan
 from app.llm.textstream import LeadingSpaceTrimmer, StopBuffer, Utf8Stream
 from app.llm.types import (
     ChatMessage,
@@ -72,6 +74,10 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+class _MemoryFailure(Exception):
+    """A load attempt ran out of memory; the engine may retry with less."""
 
 
 class LlamaEngine:
@@ -117,7 +123,11 @@ class LlamaEngine:
     def load(
         self, params: LoadParams, on_progress: Callable[[float], None] | None = None
     ) -> LoadedModel:
-        """Load a model; raises EngineError with a user-facing reason on any failure."""
+        """Load a model; raises EngineError with a user-facing reason on any failure.
+
+        With ``allow_fallback`` a memory failure is retried with fewer GPU layers, then a
+        smaller context; ``LoadedModel.adjustments`` says what changed.
+        """
         path = Path(params.model_path).expanduser()
         try:
             info = read_gguf_info(path)
@@ -127,10 +137,56 @@ class LlamaEngine:
         ll = native.lib()
         self._ll = ll
         started = time.perf_counter()
-        native.clear_log()
+        n_ctx = round_ctx(params.n_ctx)
+        if params.n_gpu_layers < 0:
+            first = auto_layers(info, n_ctx, native.gpu_offload_supported(), machine_memory().vram_free)
+        else:
+            first = params.n_gpu_layers if native.gpu_offload_supported() else 0
+        attempts = plan(first, n_ctx, params.allow_fallback)
+        last_reason = ""
+        for layers, ctx_size in attempts:
+            try:
+                gpu_layers, backend = self._open(path, layers, ctx_size, params, on_progress)
+            except _MemoryFailure as failure:
+                last_reason = str(failure)
+                continue
+            adjustments = tuple(describe_change(attempts[0], (layers, ctx_size), last_reason)) if last_reason else ()
+            break
+        else:
+            raise EngineError(f"Not enough memory to load {path.name}, even on the CPU with a "
+                              f"{attempts[-1][1]:,}-token context: {last_reason}")
+        ll = self._ll
+        self._vocab = ll.llama_model_get_vocab(self._model)
+        self._abort_cb = ll.ggml_abort_callback(lambda _data: self._abort.is_set())
+        self._null_abort_cb = ll.ggml_abort_callback()  # NULL: no per-node Python call while decoding
+        self._one_token = (ll.llama_token * 1)()
+        self._info = info
+        self._tokens = []
+        bos = self._piece_text(ll.llama_vocab_bos(self._vocab), special=True)
+        eos = self._piece_text(ll.llama_vocab_eos(self._vocab), special=True)
+        self._formatter = ChatFormatter(info.chat_template, bos_token=bos, eos_token=eos)
+        self._loaded = LoadedModel(
+            path=path,
+            name=info.name,
+            quant=info.quant,
+            n_ctx=ctx_size,
+            n_ctx_train=info.n_ctx_train or 0,
+            backend=backend,
+            gpu_layers=gpu_layers,
+            n_layers=int(ll.llama_model_n_layer(self._model)),
+            chat_format=self._formatter.name,
+            load_s=time.perf_counter() - started,
+            adjustments=adjustments,
+        )
+        return self._loaded
 
+    def _open(self, path: Path, layers: int, n_ctx: int, params: LoadParams,
+              on_progress: Callable[[float], None] | None) -> tuple[int, str]:
+        """One load attempt: model, context, a one-token warm-up decode. Cleans up on failure."""
+        ll = self._ll
+        native.clear_log()
         mparams = ll.llama_model_default_params()
-        mparams.n_gpu_layers = 999 if params.n_gpu_layers < 0 else params.n_gpu_layers
+        mparams.n_gpu_layers = layers
         if on_progress is not None:
 
             def _progress(fraction: float, _user: ctypes.c_void_p) -> bool:
@@ -142,10 +198,10 @@ class LlamaEngine:
         model = ll.llama_model_load_from_file(str(path).encode("utf-8"), mparams)
         if not model:
             reason = native.failure_reason() or "llama.cpp gave no reason"
+            if is_memory_failure(reason):
+                raise _MemoryFailure(reason)
             raise EngineError(f"Could not load model {path.name}: {reason}")
         gpu_layers, gpu_backend = native.offload_from_log()
-
-        n_ctx = round_ctx(params.n_ctx)
         threads = params.n_threads or default_threads()
         cparams = ll.llama_context_default_params()
         cparams.n_ctx = n_ctx
@@ -161,33 +217,17 @@ class LlamaEngine:
         ctx = ll.llama_init_from_model(model, cparams)
         if not ctx:
             ll.llama_model_free(model)
-            reason = native.failure_reason() or "probably not enough memory for this context size"
-            raise EngineError(
-                f"Could not create a context of {n_ctx} tokens for {path.name}: {reason}"
-            )
+            raise _MemoryFailure(native.failure_reason() or f"no context of {n_ctx:,} tokens could be created")
         self._model, self._ctx = model, ctx
-        self._vocab = ll.llama_model_get_vocab(model)
-        self._abort_cb = ll.ggml_abort_callback(lambda _data: self._abort.is_set())
-        self._null_abort_cb = ll.ggml_abort_callback()  # NULL: no per-node Python call while decoding
-        self._one_token = (ll.llama_token * 1)()
-        self._info = info
-        self._tokens = []
-        bos = self._piece_text(ll.llama_vocab_bos(self._vocab), special=True)
-        eos = self._piece_text(ll.llama_vocab_eos(self._vocab), special=True)
-        self._formatter = ChatFormatter(info.chat_template, bos_token=bos, eos_token=eos)
-        self._loaded = LoadedModel(
-            path=path,
-            name=info.name,
-            quant=info.quant,
-            n_ctx=n_ctx,
-            n_ctx_train=info.n_ctx_train or 0,
-            backend=(gpu_backend or "GPU") if gpu_layers > 0 else "CPU",
-            gpu_layers=gpu_layers,
-            n_layers=int(ll.llama_model_n_layer(model)),
-            chat_format=self._formatter.name,
-            load_s=time.perf_counter() - started,
-        )
-        return self._loaded
+        # The first decode allocates the rest of the compute graph: fail here, not at the first message.
+        warm = (ll.llama_token * 1)(max(0, ll.llama_vocab_bos(ll.llama_model_get_vocab(model))))
+        rc = ll.llama_decode(ctx, ll.llama_batch_get_one(warm, 1))
+        ll.llama_memory_clear(ll.llama_get_memory(ctx), True)
+        if rc != 0:
+            reason = native.failure_reason() or f"the first decode failed (code {rc})"
+            self.unload()
+            raise _MemoryFailure(reason)
+        return gpu_layers, (gpu_backend or "GPU") if gpu_layers > 0 else "CPU"
 
     def unload(self) -> None:
         """Free the context and the model (safe to call twice)."""

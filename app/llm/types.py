@@ -31,7 +31,8 @@ class LoadParams:
     model_path: Path
     n_ctx: int = 4096
     n_threads: int | None = None  # None: physical cores, as llama.cpp picks
-    n_gpu_layers: int = 0  # -1: all layers
+    n_gpu_layers: int = -1  # -1: automatic (as many as fit in free VRAM), 0: CPU only
+    allow_fallback: bool = True  # on a memory failure, retry with fewer GPU layers, then less context
     flash_attn: bool | None = None  # None: let llama.cpp decide (auto)
 
 
@@ -63,6 +64,7 @@ class LoadedModel:
     n_layers: int
     chat_format: str  # "gguf-template" or "plain"
     load_s: float
+    adjustments: tuple[str, ...] = ()  # what a self-healing load changed, in words
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,9 @@ class MainWindow(QMainWindow):
             f"Loaded in {loaded.load_s:.2f} s"
         )
         self.statusBar().showMessage(self.tr("Model ready."), 3000)
+        if loaded.adjustments:
+            self.chat._show_banner(self.tr("The model was loaded with changes: ") + "; ".join(loaded.adjustments)
+                                   + ".", error=False)
 
     def _on_load_failed(self, message: str) -> None:
         self.load_bar.setVisible(False)

@@ -115,7 +115,7 @@ def test_tabs_and_titles(qtbot: QtBot, settings: Settings) -> None:
     assert tab_of(dialog, "show_speed_details") == "Interface"
     labels = {lab.buddy(): lab for lab in dialog.findChildren(QLabel) if lab.buddy() is not None}
     assert labels[dialog.field("n_ctx")].text() == "Context size (tokens)"
-    assert labels[dialog.field("n_gpu_layers")].text() == "GPU layers (-1 = all)"
+    assert labels[dialog.field("n_gpu_layers")].text() == "GPU layers (-1 = automatic)"
     assert labels[dialog.field("n_threads")].text() == "CPU threads (0 = automatic)"
     caption = dialog.findChild(QLabel, "caption_n_ctx")
     assert caption is not None

@@ -58,7 +58,7 @@ TITLES: dict[str, str] = {
     "model_path": "Model file",
     "n_ctx": "Context size (tokens)",
     "n_threads": "CPU threads (0 = automatic)",
-    "n_gpu_layers": "GPU layers (-1 = all)",
+    "n_gpu_layers": "GPU layers (-1 = automatic)",
     "flash_attn": "Flash attention",
     "temperature": "Temperature",
     "top_k": "Top-k",
