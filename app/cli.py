@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("-o", "--output", type=Path, metavar="OUT.gguf",
                        help="where to write (default: Kestrel's models folder)")
     quant.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+    comp = sub.add_parser("compare", help="measure quantizations of one model side by side on this machine")
+    comp.add_argument("models", nargs="+", type=Path, metavar="MODEL")
+    comp.add_argument("--n-ctx", type=int, default=2048)
+    comp.add_argument("--max-tokens", type=int, default=64)
+    comp.add_argument("--gpu-layers", type=int, default=-1)
+    comp.add_argument("--json", action="store_true", help="print one JSON object at the end")
     return parser
 
 
@@ -86,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_models(args)
         if args.command == "quantize":
             return run_quantize(args)
+        if args.command == "compare":
+            return run_compare(args)
         return run_gui(getattr(args, "model", None))
     except (CliError, EngineError, ModelNotFound, StarterModelMissing) as exc:
         print(f"kestrel: error: {exc}", file=sys.stderr)
@@ -157,6 +166,38 @@ def run_quantize(args: argparse.Namespace) -> int:
                           "seconds": round(result.seconds, 3), "source": str(source)}))
     else:
         print(f"{result.path} ({result.quant}, {result.size_bytes / 2**20:,.1f} MiB, {result.seconds:.1f} s)")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from app.core.gguf_info import GGUFError, read_gguf_info  # noqa: PLC0415
+    from app.llm.compare import compare  # noqa: PLC0415
+
+    if len(args.models) < 2:
+        raise CliError("give at least two model files to compare")
+    for path in args.models:
+        if not path.is_file():
+            raise CliError(f"model file not found: {path}")
+        try:
+            read_gguf_info(path)
+        except GGUFError as exc:
+            raise CliError(str(exc)) from exc
+    stop = threading.Event()
+    install_sigint(stop)
+    result = compare(args.models, n_ctx=args.n_ctx, max_tokens=args.max_tokens, n_gpu_layers=args.gpu_layers,
+                     stop=stop, report=lambda line: print(line, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    print(f"{'QUANT':8} {'SIZE':>10} {'TTFT':>8} {'PROMPT':>12} {'DECODE':>12} {'MEMORY':>10} {'KL':>8}  FILE")
+    for v in result.variants:
+        if v.error:
+            print(f"{v.quant:8} error: {v.error}")
+            continue
+        kl = "ref" if v.reference else ("n/a" if v.kl_divergence is None else f"{v.kl_divergence:.4f}")
+        print(f"{v.quant:8} {v.size_bytes / 2**20:8.0f} M {v.ttft_s * 1000:6.0f}ms {v.prefill_tps:8.1f} t/s "
+              f"{v.decode_tps:8.1f} t/s {v.memory_bytes / 2**20:8.0f} M {kl:>8}  {v.path}")
+    print(result.reason)
     return 0
 
 

@@ -181,3 +181,20 @@ def _nvidia() -> tuple[int | None, int | None, str | None]:
     if len(parts) < 3 or not re.fullmatch(r"\d+", parts[1]) or not re.fullmatch(r"\d+", parts[2]):
         return None, None, None
     return int(parts[1]) * MiB, int(parts[2]) * MiB, parts[0]
+
+
+def current_rss() -> int | None:
+    """This process's resident memory in bytes (Linux /proc; psutil elsewhere when installed)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil  # noqa: PLC0415
+
+        return int(psutil.Process().memory_info().rss)
+    except Exception:  # noqa: BLE001 - optional
+        return None

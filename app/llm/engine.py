@@ -461,6 +461,41 @@ class LlamaEngine:
                 model=self._loaded.name,
             )
 
+    def next_token_logprobs(self, tokens: list[int]) -> Any:
+        """Log-probabilities of every next token at every position (numpy, n x n_vocab).
+
+        Used by the quantization comparison (KL divergence against a reference). Evaluates
+        ``tokens`` from an empty cache in one batch with logits for every position.
+        """
+        import numpy as np  # noqa: PLC0415 - only the comparison needs it
+
+        ll = self._require()
+        if not tokens or len(tokens) > N_BATCH:
+            raise EngineError(f"between 1 and {N_BATCH} tokens are needed")
+        self._trim_cache(0)
+        n = len(tokens)
+        batch = ll.llama_batch_init(n, 0, 1)
+        try:
+            for i, token in enumerate(tokens):
+                batch.token[i] = token
+                batch.pos[i] = i
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = 0
+                batch.logits[i] = 1
+            batch.n_tokens = n
+            rc = ll.llama_decode(self._ctx, batch)
+            if rc != 0:
+                raise EngineError(f"llama.cpp failed to evaluate the text (code {rc})")
+            n_vocab = ll.llama_vocab_n_tokens(self._vocab)
+            pointer = ll.llama_get_logits(self._ctx)
+            logits = np.ctypeslib.as_array(pointer, shape=(n * n_vocab,)).reshape(n, n_vocab).astype(np.float64)
+        finally:
+            ll.llama_batch_free(batch)
+            ll.llama_memory_clear(ll.llama_get_memory(self._ctx), True)
+            self._tokens = []
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
     def _arm_abort(self, armed: bool) -> None:
         """Install the abort callback only while a prompt is evaluated: it runs per graph node."""
         self._ll.llama_set_abort_callback(self._ctx, self._abort_cb if armed else self._null_abort_cb, None)

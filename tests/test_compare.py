@@ -1,0 +1,62 @@
+"""Quantization A/B on synthetic variants of one model: figures, KL ordering, recommendation, memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.llm.compare import compare, recommend, remembered
+from app.llm.quantize import quantize
+from tests import gguf_files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("ab")
+    f16 = gguf_files.write_tiny_llama(folder / "m-F16.gguf", n_layer=4, n_embd=256, n_head=4, n_head_kv=2,
+                                      n_vocab=1024, n_ctx_train=512)
+    return [f16, quantize(f16, "Q8_0", folder / "m-Q8_0.gguf").path, quantize(f16, "Q4_K_M", folder / "m-Q4.gguf").path]
+
+
+def test_compare_measures_every_variant_against_the_most_precise(variants: list[Path]) -> None:
+    result = compare(list(reversed(variants)), n_ctx=512, max_tokens=8)
+    quants = [v.quant for v in result.variants]
+    assert quants == ["F16", "Q8_0", "Q4_K_M"]  # most precise first, whatever the order given
+    f16, q8, q4 = result.variants
+    assert f16.reference and f16.kl_divergence == 0.0
+    assert q8.kl_divergence is not None and q4.kl_divergence is not None
+    assert 0 < q8.kl_divergence < q4.kl_divergence
+    for v in result.variants:
+        assert v.error is None and v.decode_tps > 0 and v.prefill_tps > 0 and v.ttft_s > 0
+        assert v.memory_measured and v.memory_bytes > 0
+    assert result.recommended in {str(p) for p in variants}
+    assert remembered(str(variants[1])) is not None  # kept for this machine
+
+
+def test_recommendation_skips_variants_that_drift_too_far(variants: list[Path]) -> None:
+    result = compare(variants[:2], n_ctx=512, max_tokens=4)
+    fast_but_bad = result.variants[1].__class__(**{**result.variants[1].__dict__, "decode_tps": 1e9,
+                                                   "kl_divergence": 5.0})
+    choice, reason = recommend([result.variants[0], fast_but_bad])
+    assert choice == result.variants[0].path and "KL" in reason
+
+
+def test_cli_compare_json(variants: list[Path], kestrel_home: Path) -> None:
+    code = "import sys; from app.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "KESTREL_HOME": str(kestrel_home)}
+    result = subprocess.run([sys.executable, "-c", code, "compare", *map(str, variants), "--n-ctx", "512",
+                             "--max-tokens", "8", "--json"], capture_output=True, text=True, env=env, cwd=ROOT,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(data["variants"]) == 3 and data["recommended"]
+    one = subprocess.run([sys.executable, "-c", code, "compare", str(variants[0])], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=60)
+    assert one.returncode == 1 and "at least two" in one.stderr
