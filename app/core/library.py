@@ -18,7 +18,8 @@ from typing import Literal
 from app.core import paths
 from app.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 
-Source = Literal["starter", "imported", "downloaded", "quantized"]
+Source = Literal["starter", "imported", "discovered", "downloaded", "quantized"]
+OWNED: frozenset[str] = frozenset({"downloaded", "quantized"})  # files Kestrel made and may delete
 
 
 @dataclass(frozen=True)
@@ -63,22 +64,46 @@ class Library:
 
     def add(self, path: Path, source: Source) -> LibraryEntry:
         """Register a file (idempotent: an existing entry is kept as it is)."""
-        resolved = str(Path(path).expanduser().resolve())
+        resolved = str(Path(path).expanduser().absolute())
         entries = self.entries()
         for entry in entries:
-            if entry.path == resolved:
+            if entry.path == resolved or Path(entry.path).resolve() == Path(resolved).resolve():
                 return entry
         entry = LibraryEntry(resolved, source, time.time())
         self._save([*entries, entry])
         return entry
 
     def remove(self, path: Path) -> None:
-        resolved = str(Path(path).expanduser().resolve())
-        self._save([e for e in self.entries() if e.path != resolved])
+        target = Path(path).expanduser().resolve()
+        self._save([e for e in self.entries() if Path(e.path).resolve() != target])
+
+    def delete(self, path: Path) -> None:
+        """Delete a model file Kestrel downloaded or produced; others are only removed from the list."""
+        target = Path(path).expanduser().resolve()
+        entry = next((e for e in self.entries() if Path(e.path).resolve() == target), None)
+        if entry is None:
+            raise KeyError(str(target))
+        if entry.source not in OWNED:
+            raise PermissionError(f"{target.name} was not downloaded by Kestrel; it is only removed "
+                                  "from the list, never deleted")
+        target.unlink(missing_ok=True)
+        self.remove(target)
+
+    def sync_discovered(self) -> int:
+        """Add GGUFs found in the Hugging Face cache and LM Studio's folders; returns how many are new."""
+        from app.core.discovery import discover  # noqa: PLC0415
+
+        known = {Path(e.path).resolve() for e in self.entries()}
+        added = 0
+        for found in discover():
+            if found.path.resolve() not in known:
+                self.add(found.path, "discovered")
+                added += 1
+        return added
 
     def listings(self, default_path: Path | None = None) -> list[ModelListing]:
         """Every entry with its GGUF header read (bounded and fast)."""
-        default = str(default_path.resolve()) if default_path else None
+        default = default_path.resolve() if default_path else None
         out: list[ModelListing] = []
         for entry in self.entries():
             info: GGUFInfo | None = None
@@ -87,7 +112,7 @@ class Library:
                 info = read_gguf_info(entry.path)
             except GGUFError as exc:
                 problem = exc.reason
-            out.append(ModelListing(entry, info, problem, entry.path == default))
+            out.append(ModelListing(entry, info, problem, Path(entry.path).resolve() == default))
         return out
 
     def _save(self, entries: list[LibraryEntry]) -> None:

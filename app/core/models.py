@@ -53,6 +53,7 @@ def list_models(settings: Settings | None = None, library: Library | None = None
     library = library or Library()
     n_ctx = settings.get_int("n_ctx")
     machine = machine_memory()
+    library.sync_discovered()
     if not settings.get_str("model_path"):
         try:
             library.add(ensure_starter_model(), "starter")
