@@ -8,6 +8,7 @@ smoke test use it so they never touch the user's real files.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -20,28 +21,26 @@ def _home() -> Path | None:
     return Path(value) if value else None
 
 
-def data_dir() -> Path:
-    """Per-user data: models, history database."""
+def _folder(kind: str, platform_dir: Callable[..., str]) -> Path:
     home = _home()
-    path = home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path = home / kind if home else Path(platform_dir(APP_NAME, appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_dir() -> Path:
+    """Per-user data: models, history database."""
+    return _folder("data", platformdirs.user_data_dir)
 
 
 def config_dir() -> Path:
     """Per-user settings."""
-    home = _home()
-    path = home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder("config", platformdirs.user_config_dir)
 
 
 def cache_dir() -> Path:
     """Rebuildable caches (for example summaries of document chunks)."""
-    home = _home()
-    path = home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder("cache", platformdirs.user_cache_dir)
 
 
 def models_dir() -> Path:

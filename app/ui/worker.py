@@ -106,14 +106,27 @@ class EngineWorker(QObject):
         else:
             self.loaded.emit(loaded)
 
-    @Slot(object)
-    def _generate(self, request: GenerationRequest) -> None:
-        rid = request.request_id
+    def _run_request(self, rid: int, body: Callable[[LoadedModel], None]) -> None:
+        """started, the body, failed on error, and always finished: the contract for every request."""
         self.started.emit(rid)
         try:
             loaded = self.engine.loaded
             if loaded is None:
                 raise EngineError("No model is loaded yet.")
+            body(loaded)
+        except EngineError as exc:
+            self.failed.emit(rid, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the thread silently
+            log.error("request %d crashed:\n%s", rid, traceback.format_exc())
+            self.failed.emit(rid, f"Unexpected error: {exc}")
+        finally:
+            self.finished.emit(rid)
+
+    @Slot(object)
+    def _generate(self, request: GenerationRequest) -> None:
+        rid = request.request_id
+
+        def body(loaded: LoadedModel) -> None:
             fitted = fit_messages(
                 request.messages, self.engine.count_tokens, loaded.n_ctx,
                 answer_reserve(loaded.n_ctx, request.params.max_tokens), request.overflow_policy,
@@ -127,30 +140,18 @@ class EngineWorker(QObject):
             for text in self.engine.stream(fitted.messages, request.params, request.stop, on_progress):
                 self.delta.emit(rid, text)
             self.stats.emit(rid, self.engine.last_stats)
-        except EngineError as exc:
-            self.failed.emit(rid, str(exc))
-        except Exception as exc:  # noqa: BLE001
-            log.error("generation crashed:\n%s", traceback.format_exc())
-            self.failed.emit(rid, f"Unexpected error: {exc}")
-        finally:
-            self.finished.emit(rid)
+
+        self._run_request(rid, body)
 
     @Slot(object)
     def _job(self, job: EngineJob) -> None:
         rid = job.request_id
-        self.started.emit(rid)
-        try:
-            if self.engine.loaded is None:
-                raise EngineError("No model is loaded yet.")
+
+        def body(_loaded: LoadedModel) -> None:
             result = job.run(self.engine, job.stop, lambda payload: self.job_progress.emit(rid, payload))
             self.job_done.emit(rid, result)
-        except EngineError as exc:
-            self.failed.emit(rid, str(exc))
-        except Exception as exc:  # noqa: BLE001
-            log.error("job crashed:\n%s", traceback.format_exc())
-            self.failed.emit(rid, f"Unexpected error: {exc}")
-        finally:
-            self.finished.emit(rid)
+
+        self._run_request(rid, body)
 
     @Slot(int, object)
     def _count(self, ticket: int, messages: Sequence[ChatMessage]) -> None:
