@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--max-tokens", type=int, default=64)
     comp.add_argument("--gpu-layers", type=int, default=-1)
     comp.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+    from app.cli_download import add_parser as add_download_parser  # noqa: PLC0415 - it imports app.cli
+
+    add_download_parser(sub)
     return parser
 
 
@@ -95,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_quantize(args)
         if args.command == "compare":
             return run_compare(args)
+        if args.command == "download":
+            from app.cli_download import run as run_download  # noqa: PLC0415 - keeps `--help` instant
+
+            return run_download(args)
         return run_gui(getattr(args, "model", None))
     except (CliError, EngineError, ModelNotFound, StarterModelMissing) as exc:
         print(f"kestrel: error: {exc}", file=sys.stderr)
