@@ -60,3 +60,8 @@ def test_cli_compare_json(variants: list[Path], kestrel_home: Path) -> None:
     one = subprocess.run([sys.executable, "-c", code, "compare", str(variants[0])], capture_output=True, text=True,
                          env=env, cwd=ROOT, timeout=60)
     assert one.returncode == 1 and "at least two" in one.stderr
+
+
+def test_a_small_context_truncates_the_reference_text_instead_of_crashing(variants: list[Path]) -> None:
+    result = compare(variants[:2], n_ctx=256, max_tokens=4)
+    assert all(v.error is None for v in result.variants)

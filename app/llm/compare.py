@@ -104,7 +104,7 @@ def compare(
         try:
             loaded = engine.load(LoadParams(model_path=path, n_ctx=n_ctx, n_threads=threads,
                                             n_gpu_layers=n_gpu_layers))
-            tokens = engine.tokenize(REFERENCE_TEXT)
+            tokens = engine.tokenize(REFERENCE_TEXT)[: min(512, loaded.n_ctx - 1)]
             logprobs = engine.next_token_logprobs(tokens)
             kl: float | None
             if i == reference_index:

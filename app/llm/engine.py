@@ -470,8 +470,10 @@ class LlamaEngine:
         import numpy as np  # noqa: PLC0415 - only the comparison needs it
 
         ll = self._require()
-        if not tokens or len(tokens) > N_BATCH:
-            raise EngineError(f"between 1 and {N_BATCH} tokens are needed")
+        assert self._loaded is not None
+        limit = min(N_BATCH, self._loaded.n_ctx - 1)
+        if not tokens or len(tokens) > limit:
+            raise EngineError(f"between 1 and {limit} tokens are needed for this context size")
         self._trim_cache(0)
         n = len(tokens)
         batch = ll.llama_batch_init(n, 0, 1)

@@ -27,6 +27,7 @@ from app.core.settings import Settings
 from app.core.starter import StarterModelMissing
 from app.llm.types import LoadedModel, LoadParams
 from app.ui.chat.panel import ChatPanel
+from app.ui.models import ModelsPanel
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.speed.readout import SpeedReadout
 from app.ui.worker import EngineController
@@ -52,10 +53,12 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
 
         self.chat = ChatPanel(controller, history, settings)
+        self.models = ModelsPanel(controller, settings, self.library)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.setTabBarAutoHide(True)
         self.tabs.addTab(self.chat, self.tr("Chat"))
+        self.tabs.addTab(self.models, self.tr("Models"))
         self.setCentralWidget(self.tabs)
 
         self._build_menus()
@@ -127,6 +130,8 @@ class MainWindow(QMainWindow):
         c.stats.connect(lambda _rid, stats: self.readout.on_stats(stats))
         c.loaded.connect(self.readout.on_model_loaded)
         self.chat.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.models.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.models.reload_requested.connect(self.load_model)
         self._model_resolved.connect(self._load_path)
         self._model_unavailable.connect(self._on_load_failed)
 
@@ -234,6 +239,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.chat.shutdown()
+        self.models.shutdown()
         self._unsubscribe()
         store = self._qsettings()
         store.setValue("geometry", self.saveGeometry())

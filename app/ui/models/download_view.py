@@ -1,0 +1,301 @@
+"""Download a GGUF file from the Hugging Face hub: list a repository, progress with speed and ETA,
+Cancel that keeps the partial file (the button then says Resume), and clear errors.
+
+Nothing here touches the network until the user presses "List files" or "Download".
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.library import Library
+from app.ui.models.common import format_bytes, safe_emit, start_thread, tr
+
+if TYPE_CHECKING:  # app.core.download imports huggingface_hub (0.2 s): only on first use
+    from app.core.download import DownloadProgress, DownloadResult, RemoteFile
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the user; the hub being unreachable is said plainly."""
+    text = str(exc).strip() or type(exc).__name__
+    if text.startswith("cannot reach "):
+        return tr("Could not reach the hub: ") + text.split(": ", 1)[-1]
+    return text[0].upper() + text[1:]
+
+
+class DownloadSection(QWidget):
+    """Repo and file (prefilled from the picker, or typed), List files, Download/Resume, Cancel."""
+
+    downloaded = Signal(object)  # Path, registered in the library
+    _progress = Signal(object)  # DownloadProgress
+    _listed = Signal(object)  # list[RemoteFile]
+    _done = Signal(object)  # DownloadResult
+    _failed = Signal(object, str)  # kind ("list", "download", "cancelled", "checksum"), message
+
+    def __init__(self, library: Library, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("downloadSection")
+        self.library = library
+        self.dest_dir: Path | None = None  # None: Kestrel's models folder
+        self._stop: threading.Event | None = None
+        self._listing = False
+
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.repo_edit = QLineEdit()
+        self.repo_edit.setObjectName("downloadRepo")
+        self.repo_edit.setPlaceholderText("Qwen/Qwen2.5-0.5B-Instruct-GGUF")
+        repo_row = QHBoxLayout()
+        repo_row.addWidget(self.repo_edit, 1)
+        self.list_button = QPushButton(self.tr("List files"))
+        self.list_button.setObjectName("listFilesButton")
+        self.list_button.clicked.connect(self.list_files)
+        repo_row.addWidget(self.list_button)
+        form.addRow(self.tr("Repository"), repo_row)
+        self.file_combo = QComboBox()
+        self.file_combo.setObjectName("downloadFile")
+        self.file_combo.setEditable(True)
+        self.file_combo.lineEdit().setPlaceholderText("qwen2.5-0.5b-instruct-q4_k_m.gguf")
+        form.addRow(self.tr("File"), self.file_combo)
+        layout.addLayout(form)
+
+        self.advanced = QGroupBox(self.tr("Advanced"))
+        self.advanced.setObjectName("downloadAdvanced")
+        self.advanced.setCheckable(True)
+        self.advanced.setChecked(False)
+        adv = QFormLayout(self.advanced)
+        self.endpoint_edit = QLineEdit()
+        self.endpoint_edit.setObjectName("downloadEndpoint")
+        self.endpoint_edit.setPlaceholderText("https://huggingface.co")
+        self.endpoint_edit.setVisible(False)
+        self.endpoint_label = QLabel(self.tr("Hub address"))
+        self.endpoint_label.setVisible(False)
+        adv.addRow(self.endpoint_label, self.endpoint_edit)
+        self.advanced.toggled.connect(self._on_advanced)
+        layout.addWidget(self.advanced)
+
+        buttons = QHBoxLayout()
+        self.download_button = QPushButton(self.tr("Download"))
+        self.download_button.setObjectName("downloadButton")
+        self.download_button.clicked.connect(self.start)
+        buttons.addWidget(self.download_button)
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setObjectName("downloadCancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.cancel_button)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("downloadProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        buttons.addWidget(self.progress, 100)
+        buttons.addStretch(1)  # keeps the buttons their natural width while the bar is hidden
+        layout.addLayout(buttons)
+        self.status = QLabel(self.tr("Files are checked against the hub's SHA-256 before they are used. "
+                                     "Nothing is fetched until you press a button."))
+        self.status.setObjectName("downloadStatus")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.repo_edit.textChanged.connect(lambda _t: self._refresh_buttons())
+        self.file_combo.currentTextChanged.connect(lambda _t: self._refresh_buttons())
+        self._progress.connect(self._on_progress)
+        self._listed.connect(self._on_listed)
+        self._done.connect(self._on_done)
+        self._failed.connect(self._on_failed)
+        self._refresh_buttons()
+
+    # ---- state ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._stop is not None
+
+    def repo(self) -> str:
+        return self.repo_edit.text().strip()
+
+    def filename(self) -> str:
+        return self.file_combo.currentText().strip()
+
+    def endpoint(self) -> str | None:
+        return self.endpoint_edit.text().strip() or None
+
+    def set_endpoint(self, url: str | None) -> None:
+        self.advanced.setChecked(bool(url))
+        self.endpoint_edit.setText(url or "")
+
+    def prefill(self, repo: str, filename: str) -> None:
+        """From the picker: fill in the fields; the user still presses Download."""
+        if self.running:
+            return
+        self.repo_edit.setText(repo)
+        self.file_combo.clear()
+        self.file_combo.setEditText(filename)
+        self._show(self.tr("Press Download to fetch %1 from %2.").replace("%1", filename).replace("%2", repo))
+
+    def _partial(self) -> int:
+        repo, name = self.repo(), self.filename()
+        if not repo or not name:
+            return 0
+        from app.core.download import partial_size  # noqa: PLC0415
+
+        return partial_size(repo, name, self.dest_dir)
+
+    def _refresh_buttons(self) -> None:
+        ready = bool(self.repo() and self.filename())
+        self.list_button.setEnabled(bool(self.repo()) and not self._listing and not self.running)
+        self.download_button.setEnabled(ready and not self.running)
+        self.cancel_button.setEnabled(self.running)
+        self.repo_edit.setEnabled(not self.running)
+        self.file_combo.setEnabled(not self.running)
+        self.advanced.setEnabled(not self.running)
+        if not self.running:
+            kept = self._partial() if ready else 0
+            self.download_button.setText(self.tr("Resume") if kept else self.tr("Download"))
+            self.download_button.setToolTip(self.tr("%1 already downloaded; continue from there")
+                                            .replace("%1", format_bytes(kept)) if kept else "")
+
+    def _on_advanced(self, on: bool) -> None:
+        self.endpoint_edit.setVisible(on)
+        self.endpoint_label.setVisible(on)
+        if not on:
+            self.endpoint_edit.clear()
+
+    # ---- actions -------------------------------------------------------------------------
+    def list_files(self) -> None:
+        repo, endpoint = self.repo(), self.endpoint()
+        if not repo or self._listing:
+            return
+        self._listing = True
+        self._refresh_buttons()
+        self._show(self.tr("Asking the hub for the files of %1…").replace("%1", repo))
+
+        def body() -> None:
+            try:
+                from app.core.download import list_gguf_files  # noqa: PLC0415
+
+                files = list_gguf_files(repo, endpoint)
+            except Exception as exc:  # noqa: BLE001 - shown to the user
+                safe_emit(self._failed, "list", describe_error(exc))
+            else:
+                safe_emit(self._listed, files)
+
+        start_thread("list-files", body)
+
+    def start(self) -> None:
+        repo, name, endpoint = self.repo(), self.filename(), self.endpoint()
+        if not repo or not name or self.running:
+            return
+        stop = threading.Event()
+        self._stop = stop
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)  # busy until the size is known
+        self._refresh_buttons()
+        self._show(self.tr("Connecting…"))
+        library, dest = self.library, self.dest_dir
+
+        def body() -> None:
+            from app.core import download as dl  # noqa: PLC0415
+
+            try:
+                result = dl.download_file(repo, name, endpoint=endpoint, dest_dir=dest, library=library, stop=stop,
+                                          progress=lambda p: safe_emit(self._progress, p))
+            except dl.DownloadCancelled as exc:
+                safe_emit(self._failed, "cancelled", str(exc))
+            except dl.VerificationFailed as exc:
+                safe_emit(self._failed, "checksum", describe_error(exc))
+            except Exception as exc:  # noqa: BLE001 - DownloadError and anything unexpected
+                safe_emit(self._failed, "download", describe_error(exc))
+            else:
+                safe_emit(self._done, result)
+
+        start_thread("download", body)
+
+    def cancel(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self.cancel_button.setEnabled(False)
+            self._show(self.tr("Stopping…"))
+
+    def shutdown(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    # ---- results (GUI thread) --------------------------------------------------------------
+    def _on_progress(self, p: DownloadProgress) -> None:
+        fraction = p.fraction
+        if fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(fraction * 1000))
+        self._show(f"{p.filename}: {p.line()}")
+
+    def _on_listed(self, files: list[RemoteFile]) -> None:
+        self._listing = False
+        typed = self.file_combo.currentText().strip()
+        self.file_combo.clear()
+        for f in files:
+            size = format_bytes(f.size) if f.size else self.tr("size unknown")
+            self.file_combo.addItem(f.name, f.name)
+            self.file_combo.setItemData(self.file_combo.count() - 1, size, Qt.ItemDataRole.ToolTipRole)
+        names = [f.name for f in files]
+        if typed in names:
+            self.file_combo.setCurrentIndex(names.index(typed))
+        elif typed:
+            self.file_combo.setEditText(typed)
+        sizes = ", ".join(f"{f.name} ({format_bytes(f.size) if f.size else '?'})" for f in files[:6])
+        more = self.tr(" and %1 more").replace("%1", str(len(files) - 6)) if len(files) > 6 else ""
+        self._show(self.tr("%1 GGUF files: ").replace("%1", str(len(files))) + sizes + more if files
+                   else self.tr("This repository has no GGUF files."))
+        self._refresh_buttons()
+
+    def _on_done(self, result: DownloadResult) -> None:
+        self._stop = None
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(1000)
+        self._refresh_buttons()
+        resumed = (self.tr(" (resumed from %1)").replace("%1", format_bytes(result.resumed_from))
+                   if result.resumed_from else "")
+        verified = self.tr("verified") if result.verified else self.tr("not verified")
+        self._show(self.tr("Downloaded %1, %2, %3%4. It is in the list now.").replace("%1", result.path.name)
+                   .replace("%2", format_bytes(result.size)).replace("%3", verified).replace("%4", resumed))
+        self.downloaded.emit(result.path)
+
+    def _on_failed(self, kind: str, message: str) -> None:
+        if kind == "list":
+            self._listing = False
+            self._show(message, error=True)
+            self._refresh_buttons()
+            return
+        self._stop = None
+        self.progress.setVisible(kind == "cancelled")
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1000)
+        self._refresh_buttons()
+        if kind == "cancelled":
+            self._show(self.tr("Stopped. The partial file is kept; press Resume to continue."))
+        else:
+            self._show(message, error=True)
+
+    def _show(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setProperty("error", error)
+        self.status.setStyleSheet("color: #d93025;" if error else "")

@@ -1,0 +1,411 @@
+"""The Models tab: the library, and for the selected model its variants, downloads, smaller
+copies, an A/B comparison and GPU offload.
+
+Threads: header reads of the library, the machine probe (nvidia-smi, loading llama.cpp),
+imports, rescans, downloads, quantizing and comparing all run on worker threads and report
+back through this panel's (or its sections') signals; the GUI thread only does arithmetic on
+headers already read.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import paths
+from app.core.library import Library
+from app.core.models import default_model_path
+from app.core.settings import SettingError, Settings
+from app.llm.types import LoadedModel
+from app.ui.models.common import (
+    Estimate,
+    Machine,
+    ModelRow,
+    estimate_info,
+    probe_machine,
+    safe_emit,
+    same_file,
+    start_thread,
+)
+from app.ui.models.compare_view import CompareView
+from app.ui.models.download_view import DownloadSection
+from app.ui.models.gpu_view import EngineStatus, GpuView
+from app.ui.models.library_view import LibraryJobs, LibraryTable
+from app.ui.models.picker import QuantPicker
+from app.ui.models.quantize_view import QuantizeBox
+from app.ui.worker import EngineController
+
+log = logging.getLogger(__name__)
+
+
+class ModelsPanel(QWidget):
+    """The "Models" tab; the main window only places it (and may connect ``reload_requested``)."""
+
+    reload_requested = Signal()  # "Use this model" on the model already chosen (e.g. after a failed load)
+    status_message = Signal(str)
+    _probed = Signal(object)  # Machine
+    _setting_changed = Signal(str)
+
+    def __init__(self, controller: EngineController, settings: Settings, library: Library | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelsPanel")
+        self.controller = controller
+        self.settings = settings
+        self.library = library or Library()
+        self.machine: Machine | None = None
+        self.rows: list[ModelRow] = []
+        self.scans = 0  # finished library scans (tests wait on it)
+        self._generation = 0
+        self._pending_select: Path | None = None
+        self._estimates: dict[tuple[Path, int], Estimate] = {}  # for this machine and these rows
+        self.jobs = LibraryJobs(self.library, self)
+        self._build()
+        self._connect()
+        self.picker.context.setValue(settings.get_int("n_ctx"))
+        self.compare.n_gpu_layers = settings.get_int("n_gpu_layers")
+        self._unsubscribe = settings.subscribe(lambda key, _value: safe_emit(self._setting_changed, key))
+        self.gpu.set_model(controller.model)
+        start_thread("probe-machine", lambda: safe_emit(self._probed, probe_machine()))
+        self.refresh()
+
+    # ---- construction ----------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        header = QHBoxLayout()
+        title = QLabel(self.tr("Models on this computer"))
+        title.setObjectName("modelsTitle")
+        font = QFont(title.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        title.setFont(font)
+        header.addWidget(title)
+        header.addStretch(1)
+        self.engine_status = EngineStatus(self.controller)
+        self.engine_label, self.load_bar = self.engine_status.label, self.engine_status.bar
+        header.addWidget(self.engine_status)
+        layout.addLayout(header)
+        self.message = QLabel()
+        self.message.setObjectName("modelsMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setVisible(False)
+        layout.addWidget(self.message)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        column = QVBoxLayout(top)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.table = LibraryTable()
+        column.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        self.use_button = self._button(self.tr("Use this model"), "useModelButton", self.use_selected, buttons)
+        self.use_button.setDefault(True)
+        self.folder_button = self._button(self.tr("Show in folder"), "showFolderButton", self.show_in_folder, buttons)
+        self.remove_button = self._button(self.tr("Remove from list"), "removeModelButton", self.remove_selected,
+                                          buttons)
+        self.delete_button = self._button(self.tr("Delete"), "deleteModelButton", self.delete_selected, buttons)
+        buttons.addStretch(1)
+        self.add_button = self._button(self.tr("Add model file…"), "addModelButton", self.add_files, buttons)
+        self.rescan_button = self._button(self.tr("Rescan other apps"), "rescanButton", self.rescan, buttons)
+        self.rescan_button.setToolTip(self.tr("Look for GGUF files in the Hugging Face cache and LM Studio's "
+                                              "models folder (linked in place, never copied)"))
+        column.addLayout(buttons)
+        split.addWidget(top)
+
+        self.details = QTabWidget()
+        self.details.setObjectName("modelDetails")
+        page = QWidget()
+        picker_column = QVBoxLayout(page)
+        self.picker = QuantPicker()
+        picker_column.addWidget(self.picker, 1)
+        self.quantize = QuantizeBox(self.library)
+        picker_column.addWidget(self.quantize)
+        self.details.addTab(page, self.tr("Quantization"))
+        self.download = DownloadSection(self.library)
+        self.details.addTab(self.download, self.tr("Download"))
+        self.compare = CompareView(self.controller)
+        self.details.addTab(self.compare, self.tr("Compare"))
+        self.gpu = GpuView(self.settings)
+        self.details.addTab(self.gpu, self.tr("GPU"))
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([320, 380])
+        layout.addWidget(split, 1)
+
+    def _button(self, text: str, name: str, slot, row: QHBoxLayout) -> QPushButton:  # type: ignore[no-untyped-def]
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.clicked.connect(slot)
+        row.addWidget(button)
+        return button
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.loaded.connect(self._on_loaded)
+        c.load_failed.connect(self._on_load_failed)
+        self.table.files_dropped.connect(self.import_files)
+        self.table.itemSelectionChanged.connect(self._update_details)
+        self.table.doubleClicked.connect(lambda _index: self.use_selected())
+        self.picker.use_requested.connect(self.use_model)
+        self.picker.download_requested.connect(self._prefill_download)
+        self.compare.use_requested.connect(self.use_model)
+        self.download.downloaded.connect(lambda path: self.refresh(select=path))
+        self.quantize.quantized.connect(lambda path: self.refresh(select=path))
+        self.jobs.scanned.connect(self._on_scanned)
+        self.jobs.imported.connect(self._on_imported)
+        self.jobs.rescanned.connect(self._on_rescanned)
+        self._probed.connect(self.set_machine)
+        self._setting_changed.connect(self._on_setting_changed)
+
+    # ---- state -----------------------------------------------------------------------
+    def current_path(self) -> Path | None:
+        """The model chosen in settings (the starter model when none is)."""
+        return default_model_path(self.settings)
+
+    def selected_row(self) -> ModelRow | None:
+        return self.table.selected_row()
+
+    def row_for(self, path: Path) -> ModelRow | None:
+        return next((r for r in self.rows if same_file(r.path, path)), None)
+
+    def set_machine(self, machine: Machine | None) -> None:
+        """What this computer has (from the background probe; tests may set their own)."""
+        self.machine = machine
+        self._estimates.clear()
+        self.picker.set_machine(machine)
+        self.gpu.set_machine(machine)
+        self._show_rows()
+
+    # ---- library ---------------------------------------------------------------------
+    def refresh(self, select: Path | None = None) -> None:
+        """Read every entry's header on a worker thread, then show the list."""
+        self._generation += 1
+        if select is not None:
+            self._pending_select = Path(select)
+        self.jobs.scan(self._generation)
+
+    def _on_scanned(self, generation: int, rows: object) -> None:
+        if generation != self._generation:
+            return  # a newer scan is on its way
+        if isinstance(rows, Exception):
+            log.error("library scan failed: %s", rows)
+            self.show_message(self.tr("Could not read the model list: ") + str(rows), error=True)
+            rows = []
+        self.rows = list(rows)  # type: ignore[call-overload]
+        self._estimates.clear()
+        self._show_rows()
+        target = self._pending_select
+        self._pending_select = None
+        if target is None or not self.table.select_path(target):
+            if self.table.selected_row() is None:
+                current = self.current_path()
+                if current is None or not self.table.select_path(current):
+                    if self.rows:
+                        self.table.selectRow(0)
+        self.scans += 1
+        self._update_details()
+
+    def estimates(self) -> dict[Path, Estimate]:
+        """Memory and fit of every readable row at the configured context (cached: fit() is a search)."""
+        n_ctx = self.settings.get_int("n_ctx")
+        out = {}
+        for row in self.rows:
+            if row.info is not None:
+                key = (row.path, n_ctx)
+                if key not in self._estimates:
+                    self._estimates[key] = estimate_info(row.info, n_ctx, self.machine)
+                out[row.path] = self._estimates[key]
+        return out
+
+    def _show_rows(self) -> None:
+        self.table.set_rows(self.rows, self.estimates(), self.current_path(), self.settings.get_int("n_ctx"))
+        self.picker.set_current(self.current_path())
+
+    def _update_details(self) -> None:
+        row = self.table.selected_row()
+        if row is None:
+            current = self.current_path()
+            row = self.row_for(current) if current else None
+        usable = row is not None and row.info is not None
+        self.use_button.setEnabled(usable and not same_file(row.path if row else None, self.current_path()))
+        self.folder_button.setEnabled(row is not None)
+        self.remove_button.setEnabled(row is not None and not row.owned)
+        self.delete_button.setEnabled(row is not None and row.owned)
+        if row is None:
+            self.picker.set_group([], None, None, self.current_path())
+            self.quantize.set_source(None)
+            self.compare.set_group([])
+            return
+        group = [r for r in self.rows if r.group == row.group]
+        template = row.info or next((r.info for r in group if r.info is not None), None)
+        self.picker.set_group(group, row.family, template, self.current_path())
+        self.quantize.set_source(row)
+        self.compare.set_group(group)
+        if row.info is not None and row.info.n_layer:
+            self.gpu.set_fallback_layers(row.info.n_layer)
+
+    # ---- actions ---------------------------------------------------------------------
+    def use_selected(self) -> None:
+        row = self.table.selected_row()
+        if row is not None:
+            self.use_model(row.path)
+
+    def use_model(self, path: Path) -> None:
+        """Make ``path`` the model to use; the main window's settings subscription reloads the engine."""
+        row = self.row_for(path)
+        if row is not None and row.info is None:
+            self.show_message(self.tr("%1 cannot be used: %2").replace("%1", row.path.name)
+                              .replace("%2", row.problem or ""), error=True)
+            return
+        if not Path(path).is_file():
+            self.show_message(self.tr("%1 is no longer there. Remove it from the list, or add it again.")
+                              .replace("%1", str(path)), error=True)
+            return
+        if self.settings.get_str("model_path") == str(path):
+            loaded = self.controller.model
+            if loaded is not None and same_file(loaded.path, path):
+                self.show_message(self.tr("%1 is already in use.").replace("%1", Path(path).name))
+            else:
+                self.reload_requested.emit()
+            return
+        try:
+            self.settings.set("model_path", str(path))
+        except (SettingError, OSError) as exc:
+            self.show_message(self.tr("Could not save the choice: ") + str(exc), error=True)
+            return
+        self.show_message(self.tr("Switching to %1…").replace("%1", Path(path).name))
+
+    def add_files(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, self.tr("Add model files"), str(paths.models_dir()),
+                                                self.tr("GGUF models (*.gguf);;All files (*)"))
+        if names:
+            self.import_files([Path(n) for n in names])
+
+    def import_files(self, files: list[Path]) -> None:
+        """Check each file's header and link it in place (on a worker thread)."""
+        self.show_message(self.tr("Adding %n file(s)…", "", len(files)))
+        self.jobs.import_files(files)
+
+    def _on_imported(self, added: list[Path], problems: list[str]) -> None:
+        text = self.tr("Added %n model(s); they stay where they are.", "", len(added)) if added else ""
+        if problems:
+            text = (text + " " if text else "") + self.tr("Not added: ") + "; ".join(problems)
+        self.show_message(text, error=bool(problems))
+        self.refresh(select=added[0] if added else None)
+
+    def remove_selected(self) -> None:
+        row = self.table.selected_row()
+        if row is None or row.owned:
+            return
+        try:
+            self.library.remove(row.path)
+        except OSError as exc:
+            self.show_message(self.tr("Could not update the list: ") + str(exc), error=True)
+            return
+        self.show_message(self.tr("%1 was removed from the list; the file was not touched.").replace(
+            "%1", row.path.name))
+        self.refresh()
+
+    def delete_selected(self) -> None:
+        row = self.table.selected_row()
+        if row is None or not row.owned:
+            return
+        if same_file(row.path, self.current_path()):
+            self.show_message(self.tr("%1 is the model in use; switch to another one before deleting it.")
+                              .replace("%1", row.path.name), error=True)
+            return
+        size = row.info.size_bytes if row.info else 0
+        answer = QMessageBox.question(
+            self, self.tr("Delete model"),
+            self.tr("Delete %1 (%2 MiB) from this computer? This cannot be undone.")
+            .replace("%1", row.path.name).replace("%2", f"{size / 2**20:,.0f}"),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.library.delete(row.path)
+        except (PermissionError, KeyError, OSError) as exc:
+            self.show_message(self.tr("Could not delete: ") + str(exc), error=True)
+            return
+        self.show_message(self.tr("Deleted %1.").replace("%1", row.path.name))
+        self.refresh()
+
+    def show_in_folder(self) -> None:
+        row = self.table.selected_row()
+        if row is not None and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(row.path.parent))):
+            self.show_message(self.tr("Could not open %1").replace("%1", str(row.path.parent)), error=True)
+
+    def rescan(self) -> None:
+        self.rescan_button.setEnabled(False)
+        self.jobs.rescan()
+
+    def _on_rescanned(self, result: object) -> None:
+        self.rescan_button.setEnabled(True)
+        if isinstance(result, str):
+            self.show_message(self.tr("Could not look for other apps' models: ") + result, error=True)
+            return
+        count = int(result)  # type: ignore[call-overload]
+        self.show_message(self.tr("Found %n new model(s) in other apps.", "", count) if count
+                          else self.tr("No new models found in other apps."))
+        self.refresh()
+
+    def _prefill_download(self, repo: str, filename: str) -> None:
+        self.download.prefill(repo, filename)
+        self.details.setCurrentWidget(self.download)
+
+    # ---- engine and settings -------------------------------------------------------------
+    def _on_loaded(self, loaded: LoadedModel) -> None:
+        self.gpu.set_model(loaded)
+        if self.message.text().startswith(self.tr("Switching to")):
+            self.show_message(self.tr("%1 is loaded.").replace("%1", loaded.path.name))
+        if loaded.adjustments:
+            self.show_message(self.tr("The model was loaded with changes: ") + "; ".join(loaded.adjustments) + ".")
+
+    def _on_load_failed(self, message: str) -> None:
+        self.gpu.set_model(None)
+        self.show_message(self.tr("The model could not be loaded: ") + message, error=True)
+
+    def _on_setting_changed(self, key: str) -> None:
+        if key == "n_ctx":
+            self.picker.context.setValue(self.settings.get_int("n_ctx"))
+            self._show_rows()
+        elif key == "model_path":
+            current = self.current_path()
+            if current is not None and self.row_for(current) is None:
+                self.refresh(select=current)  # e.g. File › Open model file added it to the library
+            self._show_rows()
+            self._update_details()
+        elif key == "n_gpu_layers":
+            self.gpu.sync()
+            self.compare.n_gpu_layers = self.settings.get_int("n_gpu_layers")
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #d93025;" if error else "")
+        self.message.setVisible(bool(text))
+        if text:
+            self.status_message.emit(text)
+
+    def shutdown(self) -> None:
+        """Stop downloads, quantizing and comparing (partial downloads are kept), and unsubscribe."""
+        self.download.shutdown()
+        self.quantize.shutdown()
+        self.compare.shutdown()
+        self._unsubscribe()
