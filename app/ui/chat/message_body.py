@@ -9,9 +9,12 @@ except for the code lines themselves.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
 
@@ -21,6 +24,8 @@ try:  # Pygments is a dependency, but a missing lexer must never break rendering
     from pygments.util import ClassNotFound
 except ImportError:  # pragma: no cover
     get_lexer_by_name = None  # type: ignore[assignment]
+
+HIGHLIGHT_SLICE_S = 0.008  # longest a (re-)render spends colouring code per turn of the event loop
 
 _COLOURS = {
     "Keyword": "#8959a8", "Name.Function": "#4271ae", "Name.Class": "#c18401", "Name.Builtin": "#3e999f",
@@ -49,11 +54,50 @@ def _colour_for(token_type: object) -> str | None:
 
 
 class CodeHighlighter(QSyntaxHighlighter):
-    """Colours the lines of fenced code blocks by their declared language."""
+    """Colours the lines of fenced code blocks by their declared language.
+
+    Inside :meth:`time_slice` it colours for at most ``HIGHLIGHT_SLICE_S`` and leaves the
+    remaining code lines to zero-timers, the same budget each, so re-rendering a long
+    reply never blocks the GUI thread for the whole Pygments pass.
+    """
+
+    def __init__(self, document: QTextDocument) -> None:
+        super().__init__(document)
+        self._deadline: float | None = None
+        self._pending: list[int] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._drain)
+
+    @contextmanager
+    def time_slice(self) -> Iterator[None]:
+        self._pending.clear()
+        self._timer.stop()
+        self._deadline = time.perf_counter() + HIGHLIGHT_SLICE_S
+        try:
+            yield
+        finally:
+            self._deadline = None
+
+    def _drain(self) -> None:
+        document = self.document()
+        end = time.perf_counter() + HIGHLIGHT_SLICE_S
+        while self._pending and time.perf_counter() < end:
+            block = document.findBlockByNumber(self._pending.pop(0))
+            if block.isValid():
+                self.rehighlightBlock(block)
+        if self._pending:
+            self._timer.start()
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
-        block_format = self.currentBlock().blockFormat()
+        block = self.currentBlock()
+        block_format = block.blockFormat()
         if not block_format.hasProperty(QTextFormat.Property.BlockCodeFence):
+            return
+        if self._deadline is not None and time.perf_counter() > self._deadline:
+            self._pending.append(block.blockNumber())  # coloured on a later turn of the event loop
+            self._timer.start()
             return
         lexer = _lexer(block_format.stringProperty(QTextFormat.Property.BlockCodeLanguage))
         if lexer is None or not text:
@@ -93,7 +137,8 @@ class MessageBody(QTextBrowser):
     def set_markdown(self, text: str) -> None:
         """Render the whole text as Markdown (on a timer while streaming, and at the end)."""
         self._markdown = text
-        self.document().setMarkdown(text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
+        with self._highlighter.time_slice():
+            self.document().setMarkdown(text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
         self._fit_height()
 
     def set_plain(self, text: str) -> None:
@@ -110,7 +155,9 @@ class MessageBody(QTextBrowser):
 
     def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def] # noqa: N802
         super().resizeEvent(event)
-        self.document().setTextWidth(self.viewport().width())
+        width = self.viewport().width()
+        if self.document().textWidth() != width:  # setTextWidth re-lays out the whole document
+            self.document().setTextWidth(width)
         self._fit_height()
 
     def _fit_height(self, *_args: object) -> None:

@@ -151,6 +151,10 @@ class ChatPanel(QWidget):
         self._budget_timer.setSingleShot(True)
         self._budget_timer.setInterval(BUDGET_MS)
         self._budget_timer.timeout.connect(self._request_budget)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self.sidebar.refresh)
         self._system_timer = QTimer(self)
         self._system_timer.setSingleShot(True)
         self._system_timer.setInterval(500)
@@ -321,7 +325,7 @@ class ChatPanel(QWidget):
         self._reply_widget = self.view.add(reply.id, "assistant", "")
         self._reply_stats = None
         self._pending = []
-        self._last_persist = time.monotonic()
+        self._last_persist = time.monotonic() - PERSIST_S  # the first text shown is committed at once
         self._hide_banner()
         self.view.scroll_to_bottom()
         self._request = self.controller.generate(messages, self.generation_params(),
@@ -386,7 +390,9 @@ class ChatPanel(QWidget):
                 widget.set_stats(stats, self.settings.get_bool("show_speed_details"))
         if self._reply_stats is not None and self._reply_stats.stop_reason == "cancelled":
             self.status_message.emit(self.tr("Stopped."))
-        self.sidebar.refresh()
+        # The final Markdown render above is the expensive part; the list refresh waits a turn
+        # so the GUI thread is never held for both at once.
+        self._refresh_timer.start()
         self._update_controls()
         self._budget_timer.start()
 
@@ -445,15 +451,18 @@ class ChatPanel(QWidget):
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop a running answer and let its last text and stats reach the history."""
         self._save_system_prompt()
-        if self._request is None:
-            return
-        loop = QEventLoop()
-        self.controller.finished.connect(loop.quit)
-        self.controller.stop()
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
         if self._request is not None:
-            loop.exec()
-        self.controller.finished.disconnect(loop.quit)
-        if self._request is not None and self._reply_id is not None and self._reply_widget is not None:
-            self._flush()
-            self.history.update_message(self._reply_id, self._reply_widget.text, complete=False)
+            loop = QEventLoop()
+            self.controller.finished.connect(loop.quit)
+            self.controller.stop()
+            QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+            if self._request is not None:
+                loop.exec()
+            self.controller.finished.disconnect(loop.quit)
+            if self._request is not None and self._reply_id is not None and self._reply_widget is not None:
+                self._flush()
+                self.history.update_message(self._reply_id, self._reply_widget.text, complete=False)
+        # Nothing may touch the history after this: its owner closes it next.
+        for timer in (self._flush_timer, self._markdown_timer, self._budget_timer, self._system_timer,
+                      self._refresh_timer):
+            timer.stop()
