@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_download import add_parser as add_download_parser  # noqa: PLC0415 - it imports app.cli
 
     add_download_parser(sub)
+
+    from app.cli_translate import add_parser as add_translate_parser  # noqa: PLC0415 - it imports app.cli
+
+    add_translate_parser(sub)
     return parser
 
 
@@ -95,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_chat(args)
         if args.command == "models":
             return run_models(args)
+        if args.command == "translate":
+            from app.cli_translate import run as run_translate  # noqa: PLC0415
+
+            return run_translate(args)
         if args.command == "quantize":
             return run_quantize(args)
         if args.command == "compare":

@@ -30,6 +30,7 @@ from app.ui.chat.panel import ChatPanel
 from app.ui.models import ModelsPanel
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.speed.readout import SpeedReadout
+from app.ui.translate import TranslatePanel
 from app.ui.worker import EngineController
 
 RELOAD_KEYS = frozenset({"model_path", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn"})
@@ -58,6 +59,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.setTabBarAutoHide(True)
         self.tabs.addTab(self.chat, self.tr("Chat"))
+        self.translate_panel = TranslatePanel(controller, settings)
+        self.tabs.addTab(self.translate_panel, self.tr("Translate"))
         self.tabs.addTab(self.models, self.tr("Models"))
         self.setCentralWidget(self.tabs)
 
@@ -132,6 +135,7 @@ class MainWindow(QMainWindow):
         self.chat.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.models.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.models.reload_requested.connect(self.load_model)
+        self.translate_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self._model_resolved.connect(self._load_path)
         self._model_unavailable.connect(self._on_load_failed)
 
@@ -240,6 +244,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.chat.shutdown()
         self.models.shutdown()
+        self.translate_panel.shutdown()
         self._unsubscribe()
         store = self._qsettings()
         store.setValue("geometry", self.saveGeometry())
