@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -62,6 +62,54 @@ class EngineJob:
     request_id: int
     run: JobFunction
     stop: threading.Event = field(default_factory=threading.Event)
+
+
+class _ReportingEngine:
+    """The engine as a job sees it: every reply it streams also feeds the speed readout.
+
+    Jobs (summaries, translations) call ``stream``/``stream_tokens`` many times; wrapping
+    them here sends each reply's live figures and final stats on the worker's ordinary
+    ``progress``/``stats`` signals, so the readout works for every panel.
+    """
+
+    def __init__(self, engine: Engine, worker: EngineWorker, rid: int) -> None:
+        self._engine = engine
+        self._worker = worker
+        self._rid = rid
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(self._engine, name)  # AttributeError stays truthful for hasattr()
+        if name != "stream_tokens":
+            return attribute
+
+        def stream_tokens(tokens: list[int], params: GenerationParams, *,
+                          on_progress: Callable[[LiveStats], None] | None = None, **kwargs: object) -> Iterator[str]:
+            return self._wrap(lambda p: attribute(tokens, params, on_progress=p, **kwargs), on_progress)  # type: ignore[operator]
+
+        return stream_tokens
+
+    def _wrap(self, produce: Callable[[Callable[[LiveStats], None]], Iterator[str]],
+              on_progress: Callable[[LiveStats], None] | None) -> Iterator[str]:
+        def progress(live: LiveStats) -> None:
+            self._worker.progress.emit(self._rid, live)
+            if on_progress is not None:
+                on_progress(live)
+
+        inner = produce(progress)
+
+        def reported() -> Iterator[str]:
+            try:
+                yield from inner
+            finally:
+                if self._engine.last_stats is not None:
+                    self._worker.stats.emit(self._rid, self._engine.last_stats)
+
+        return reported()
+
+    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams,
+               stop: threading.Event | None = None,
+               on_progress: Callable[[LiveStats], None] | None = None) -> Iterator[str]:
+        return self._wrap(lambda p: self._engine.stream(messages, params, stop, p), on_progress)
 
 
 class EngineWorker(QObject):
@@ -148,7 +196,8 @@ class EngineWorker(QObject):
         rid = job.request_id
 
         def body(_loaded: LoadedModel) -> None:
-            result = job.run(self.engine, job.stop, lambda payload: self.job_progress.emit(rid, payload))
+            engine = _ReportingEngine(self.engine, self, rid)
+            result = job.run(engine, job.stop, lambda payload: self.job_progress.emit(rid, payload))  # type: ignore[arg-type]
             self.job_done.emit(rid, result)
 
         self._run_request(rid, body)

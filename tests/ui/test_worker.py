@@ -171,3 +171,20 @@ def test_a_failing_job_reports_failed_then_finished(controller: EngineController
                            timeout=5000):
         controller.run_job(job)
     assert len(errors) == 1 and "bad document" in errors[0]
+
+
+def test_replies_streamed_inside_a_job_feed_the_readout_signals(controller: EngineController, qtbot: QtBot) -> None:
+    stats: list[GenerationStats] = []
+    controller.stats.connect(lambda _rid, s: stats.append(s))
+
+    def job(engine, stop, report):  # type: ignore[no-untyped-def]
+        for _ in range(2):
+            "".join(engine.stream(HELLO, GenerationParams(), stop))
+        return engine.loaded is not None  # other attributes pass through to the real engine
+
+    results: list[object] = []
+    controller.job_done.connect(lambda _rid, r: results.append(r))
+    with qtbot.waitSignal(controller.finished, timeout=5000):
+        controller.run_job(job)
+    assert len(stats) == 2 and all(s.completion_tokens == 10 for s in stats)
+    assert results == [True]
