@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QLocale, QTranslator
+from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -59,6 +59,9 @@ def install_translation(app: QApplication, settings: Settings) -> None:
     translator = QTranslator(app)
     if translator.load(locale, "kestrel", "_", str(resources_dir() / "translations")):
         app.installTranslator(translator)
+        qt_own = QTranslator(app)  # Qt's standard buttons and dialogs (OK, Cancel, file dialogs)
+        if qt_own.load(locale, "qtbase", "_", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)):
+            app.installTranslator(qt_own)
 
 
 def run(model: str | None = None) -> int:

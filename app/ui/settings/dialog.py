@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -43,44 +43,46 @@ from app.core.settings import SETTINGS, SETTINGS_BY_KEY, Setting, SettingError, 
 
 __all__ = ["CHOICE_LABELS", "TABS", "TITLES", "SettingsDialog", "title_for"]
 
+# Strings below are marked for lupdate (context "SettingsDialog") and translated where shown.
+
 #: Which tab each setting lives on, in display order. Unlisted keys go to "Other".
 TABS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Model", ("model_path", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn")),
-    ("Generation", ("temperature", "top_k", "top_p", "min_p", "repeat_penalty",
+    (QT_TRANSLATE_NOOP("SettingsDialog", "Model"), ("model_path", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn")),
+    (QT_TRANSLATE_NOOP("SettingsDialog", "Generation"), ("temperature", "top_k", "top_p", "min_p", "repeat_penalty",
                     "max_tokens", "seed")),
-    ("Chat", ("system_prompt", "context_overflow")),
-    ("Interface", ("ui_language", "show_speed_details")),
+    (QT_TRANSLATE_NOOP("SettingsDialog", "Chat"), ("system_prompt", "context_overflow")),
+    (QT_TRANSLATE_NOOP("SettingsDialog", "Interface"), ("ui_language", "show_speed_details")),
 )
-OTHER_TAB = "Other"
+OTHER_TAB = QT_TRANSLATE_NOOP("SettingsDialog", "Other")
 
 #: Row titles; a key without one gets a title made from its name.
 TITLES: dict[str, str] = {
-    "model_path": "Model file",
-    "n_ctx": "Context size (tokens)",
-    "n_threads": "CPU threads (0 = automatic)",
-    "n_gpu_layers": "GPU layers (-1 = automatic)",
-    "flash_attn": "Flash attention",
-    "temperature": "Temperature",
-    "top_k": "Top-k",
-    "top_p": "Top-p",
-    "min_p": "Min-p",
-    "repeat_penalty": "Repeat penalty",
-    "max_tokens": "Longest reply (tokens)",
-    "seed": "Seed (-1 = random)",
-    "system_prompt": "System prompt",
-    "context_overflow": "When the chat is too long",
-    "ui_language": "Interface language",
-    "show_speed_details": "Show speed details",
+    "model_path": QT_TRANSLATE_NOOP("SettingsDialog", "Model file"),
+    "n_ctx": QT_TRANSLATE_NOOP("SettingsDialog", "Context size (tokens)"),
+    "n_threads": QT_TRANSLATE_NOOP("SettingsDialog", "CPU threads (0 = automatic)"),
+    "n_gpu_layers": QT_TRANSLATE_NOOP("SettingsDialog", "GPU layers (-1 = automatic)"),
+    "flash_attn": QT_TRANSLATE_NOOP("SettingsDialog", "Flash attention"),
+    "temperature": QT_TRANSLATE_NOOP("SettingsDialog", "Temperature"),
+    "top_k": QT_TRANSLATE_NOOP("SettingsDialog", "Top-k"),
+    "top_p": QT_TRANSLATE_NOOP("SettingsDialog", "Top-p"),
+    "min_p": QT_TRANSLATE_NOOP("SettingsDialog", "Min-p"),
+    "repeat_penalty": QT_TRANSLATE_NOOP("SettingsDialog", "Repeat penalty"),
+    "max_tokens": QT_TRANSLATE_NOOP("SettingsDialog", "Longest reply (tokens)"),
+    "seed": QT_TRANSLATE_NOOP("SettingsDialog", "Seed (-1 = random)"),
+    "system_prompt": QT_TRANSLATE_NOOP("SettingsDialog", "System prompt"),
+    "context_overflow": QT_TRANSLATE_NOOP("SettingsDialog", "When the chat is too long"),
+    "ui_language": QT_TRANSLATE_NOOP("SettingsDialog", "Interface language"),
+    "show_speed_details": QT_TRANSLATE_NOOP("SettingsDialog", "Show speed details"),
 }
 
 #: Readable names for choice values; an unlisted value is shown as it is stored.
 CHOICE_LABELS: dict[str, dict[object, str]] = {
-    "flash_attn": {"auto": "Automatic", "on": "On", "off": "Off"},
+    "flash_attn": {"auto": QT_TRANSLATE_NOOP("SettingsDialog", "Automatic"), "on": QT_TRANSLATE_NOOP("SettingsDialog", "On"), "off": QT_TRANSLATE_NOOP("SettingsDialog", "Off")},
     "context_overflow": {
-        "drop_oldest": "Drop the oldest turns (and say so)",
-        "refuse": "Refuse to send",
+        "drop_oldest": QT_TRANSLATE_NOOP("SettingsDialog", "Drop the oldest turns (and say so)"),
+        "refuse": QT_TRANSLATE_NOOP("SettingsDialog", "Refuse to send"),
     },
-    "ui_language": {"auto": "System language", "en": "English", "zh_CN": "简体中文"},
+    "ui_language": {"auto": QT_TRANSLATE_NOOP("SettingsDialog", "System language"), "en": QT_TRANSLATE_NOOP("SettingsDialog", "English"), "zh_CN": "简体中文"},
 }
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # what a QSpinBox can hold
@@ -89,7 +91,8 @@ _ERROR_COLOR = QColor("#d93025")  # readable on light and dark backgrounds
 
 def title_for(key: str) -> str:
     """The row title for ``key``: from :data:`TITLES`, else 'some_key' -> 'Some key'."""
-    return TITLES.get(key) or key.replace("_", " ").capitalize()
+    title = TITLES.get(key)
+    return QCoreApplication.translate("SettingsDialog", title) if title else key.replace("_", " ").capitalize()
 
 
 def _number(value: object) -> float:
@@ -117,7 +120,7 @@ class SettingsDialog(QDialog):
         self._writers: dict[str, Callable[[object], None]] = {}
         self._tab_index: dict[str, int] = {}
         self._error_key: str | None = None
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(self.tr("Settings"))
 
         self.tabs = QTabWidget(self)
         self._build_tabs()
@@ -143,9 +146,9 @@ class SettingsDialog(QDialog):
         self.apply_button = buttons.button(QDialogButtonBox.StandardButton.Apply)
         self.cancel_button = buttons.button(QDialogButtonBox.StandardButton.Cancel)
         self.restore_button = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
-        self.restore_button.setText("Restore defaults")
+        self.restore_button.setText(self.tr("Restore defaults"))
         self.restore_button.setToolTip(
-            "Fill every field with its default. Nothing is saved until OK or Apply."
+            self.tr("Fill every field with its default. Nothing is saved until OK or Apply.")
         )
         buttons.accepted.connect(self._on_ok)
         buttons.rejected.connect(self.reject)
@@ -242,7 +245,7 @@ class SettingsDialog(QDialog):
             for setting in settings:
                 row = self._add_row(grid, row, setting)
             grid.setRowStretch(row, 1)
-            index = self.tabs.addTab(page, name)
+            index = self.tabs.addTab(page, self.tr(name))
             for setting in settings:
                 self._tab_index[setting.key] = index
 
@@ -298,7 +301,7 @@ class SettingsDialog(QDialog):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             labels = CHOICE_LABELS.get(key, {})
             for choice in setting.choices:
-                combo.addItem(labels.get(choice, str(choice)), choice)
+                combo.addItem(self.tr(labels[choice]) if choice in labels else str(choice), choice)
 
             def write_choice(value: object, combo: QComboBox = combo) -> None:
                 index = combo.findData(value)
@@ -358,11 +361,11 @@ class SettingsDialog(QDialog):
 
     def _make_model_picker(self, setting: Setting) -> tuple[QWidget, QWidget]:
         line = QLineEdit(self)
-        line.setPlaceholderText("Starter model")
+        line.setPlaceholderText(self.tr("Starter model"))
         line.setClearButtonEnabled(True)
-        browse = QPushButton("Browse…", self)
+        browse = QPushButton(self.tr("Browse…"), self)
         browse.setObjectName("browseButton")
-        browse.setToolTip("Choose a GGUF model file")
+        browse.setToolTip(self.tr("Choose a GGUF model file"))
         browse.clicked.connect(self._browse_model)
         box = QWidget(self)
         row = QHBoxLayout(box)
@@ -382,7 +385,7 @@ class SettingsDialog(QDialog):
         if start is None or not start.is_dir():
             start = paths.models_dir()
         chosen, _ = QFileDialog.getOpenFileName(
-            self, "Choose a model file", str(start), "GGUF models (*.gguf)"
+            self, self.tr("Choose a model file"), str(start), self.tr("GGUF models (*.gguf)")
         )
         if chosen:
             self._writers["model_path"](chosen)

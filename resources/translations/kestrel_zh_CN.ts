@@ -1,0 +1,2222 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name></name>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="149"/>
+        <source>llama.cpp could not be queried: </source>
+        <translation>无法查询 llama.cpp：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="164"/>
+        <source>%1 RAM</source>
+        <translation>%1 内存</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="165"/>
+        <source>%1 RAM + %2 VRAM</source>
+        <translation>%1 内存 + %2 显存</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="38"/>
+        <source>Could not reach the hub: </source>
+        <translation>无法连接 Hub：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="70"/>
+        <source>Drop .gguf files here to add them (they stay where they are)</source>
+        <translation>将 .gguf 文件拖放到此处即可添加（文件保留在原位置）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="104"/>
+        <source>yes</source>
+        <translation>有</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="104"/>
+        <source>no</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="109"/>
+        <source>Current model</source>
+        <translation>当前模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="111"/>
+        <source>Cannot be used: </source>
+        <translation>无法使用：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="130"/>
+        <source>At %1 tokens of context; %2 GPU layers</source>
+        <translation>上下文为 %1 个 token 时；GPU 层数：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="132"/>
+        <source>all</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="134"/>
+        <source>Weights, KV cache and compute buffer at %1 tokens of context</source>
+        <translation>上下文为 %1 个 token 时的权重、KV 缓存和计算缓冲区</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/library_view.py" line="173"/>
+        <source>No models yet. Drop .gguf files here, use “Add model file…”, or download one below.</source>
+        <translation>还没有模型。可将 .gguf 文件拖放到此处、使用“添加模型文件…”，或在下方下载。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/status.py" line="57"/>
+        <source>Segment %1: %2</source>
+        <translation>第 %1 段：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/status.py" line="74"/>
+        <source>Segment %1 of %2</source>
+        <translation>第 %1 段，共 %2 段</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/status.py" line="76"/>
+        <source>about %1 left</source>
+        <translation>剩余约 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/status.py" line="83"/>
+        <source>Stopped: %1 of %2 segments translated; the rest stays in the source language.</source>
+        <translation>已停止：已翻译 %1 / %2 段；其余部分保留原文。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/status.py" line="85"/>
+        <source>Translated %1 of %2 segments in %3.</source>
+        <translation>已翻译 %1 / %2 段，用时 %3。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/status.py" line="88"/>
+        <source>Source: %1 (detected).</source>
+        <translation>源语言：%1（自动检测）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/status.py" line="92"/>
+        <source>1 warning below.</source>
+        <translation>下方有 1 条警告。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/status.py" line="92"/>
+        <source>%1 warnings below.</source>
+        <translation>下方有 %1 条警告。</translation>
+    </message>
+</context>
+<context>
+    <name>BarChart</name>
+    <message>
+        <location filename="../../app/ui/models/chart.py" line="47"/>
+        <source>Run a comparison to see the chart.</source>
+        <translation>运行比较后即可查看图表。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/chart.py" line="52"/>
+        <source>Decode speed (tokens/s, higher is better)</source>
+        <translation>解码速度（tokens/s，越高越好）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/chart.py" line="55"/>
+        <source>KL divergence vs. the most precise (lower is better)</source>
+        <translation>与最精确变体的 KL 散度（越低越好）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/chart.py" line="91"/>
+        <source>%1: hard to notice below</source>
+        <translation>%1：低于此值难以察觉</translation>
+    </message>
+</context>
+<context>
+    <name>ChatPanel</name>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="82"/>
+        <location filename="../../app/ui/chat/panel.py" line="196"/>
+        <source>New chat</source>
+        <translation>新建对话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="86"/>
+        <source>System prompt</source>
+        <translation>系统提示词</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="88"/>
+        <source>Instructions the model sees before this conversation</source>
+        <translation>模型在本对话开始前读到的指令</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="117"/>
+        <source>Send</source>
+        <translation>发送</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="120"/>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="122"/>
+        <source>Cancel edit</source>
+        <translation>取消编辑</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="184"/>
+        <source>Copied to the clipboard</source>
+        <translation>已复制到剪贴板</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="208"/>
+        <source>Stop the current answer before switching chats.</source>
+        <translation>请先停止当前回答，再切换对话。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="281"/>
+        <source>Editing a sent message: sending replaces it and every later message.</source>
+        <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/chat/panel.py" line="340"/>
+        <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
+        <translation>
+            <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="392"/>
+        <source>Stopped.</source>
+        <translation>已停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="410"/>
+        <source>Context: %1 / %2 tokens, %3 kept for the answer</source>
+        <translation>上下文：%1 / %2 个 token，其中 %3 个预留给回答</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="414"/>
+        <source> — too long: the oldest turns will be left out</source>
+        <translation>——过长：将略去最早的几轮对话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="416"/>
+        <source> — too long: sending will be refused</source>
+        <translation>——过长：将无法发送</translation>
+    </message>
+</context>
+<context>
+    <name>CompareView</name>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="68"/>
+        <source>Compare loads each checked variant in turn, runs the same prompt and a short text on it and uses the CPU fully while it runs (a minute or more for large models). Quality is the KL divergence from the most precise variant checked.</source>
+        <translation>“比较”会依次加载每个勾选的变体，对其运行相同的提示词和一段短文本；运行期间会占满 CPU（大模型需要一分钟或更久）。质量以与所勾选的最精确变体之间的 KL 散度衡量。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="86"/>
+        <source>Run comparison</source>
+        <translation>运行比较</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="90"/>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="117"/>
+        <source>Use recommended</source>
+        <translation>使用推荐项</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="164"/>
+        <source>Only one variant of this model is on this computer. Download or make another one to compare them.</source>
+        <translation>本机上只有此模型的一个变体。请下载或制作另一个变体后再进行比较。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="183"/>
+        <source>Wait until the model has finished answering or loading</source>
+        <translation>请等待模型完成回答或加载</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="184"/>
+        <source>Check at least two variants</source>
+        <translation>请至少勾选两个变体</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="196"/>
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="218"/>
+        <source>Stopping after the current variant…</source>
+        <translation>当前变体完成后将停止…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="232"/>
+        <source>Measured in %1 s.</source>
+        <translation>测量用时 %1 秒。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="233"/>
+        <source>Stopped early. </source>
+        <translation>已提前停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="238"/>
+        <source>The comparison failed: </source>
+        <translation>比较失败：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="269"/>
+        <source>Figures measured earlier on this computer (%1). Run again to refresh them.</source>
+        <translation>这些是之前在本机测得的数据（%1）。再次运行即可刷新。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="279"/>
+        <source>failed: </source>
+        <translation>失败：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="281"/>
+        <source>reference</source>
+        <translation>基准</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/compare_view.py" line="303"/>
+        <source>Recommended: %1. </source>
+        <translation>推荐：%1。</translation>
+    </message>
+    <message>
+        <source>Quant</source>
+        <translation type="vanished">量化</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation type="vanished">大小</translation>
+    </message>
+    <message>
+        <source>Time to first token</source>
+        <translation type="vanished">首 token 延迟</translation>
+    </message>
+    <message>
+        <source>Prefill t/s</source>
+        <translation type="vanished">预填充 t/s</translation>
+    </message>
+    <message>
+        <source>Decode t/s</source>
+        <translation type="vanished">解码 t/s</translation>
+    </message>
+    <message>
+        <source>Memory</source>
+        <translation type="vanished">内存</translation>
+    </message>
+    <message>
+        <source>KL divergence</source>
+        <translation type="vanished">KL 散度</translation>
+    </message>
+</context>
+<context>
+    <name>ControlBar</name>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="159"/>
+        <source>Format:</source>
+        <translation>格式：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="162"/>
+        <source>TL;DR</source>
+        <translation>简要</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="162"/>
+        <source>Bullet points</source>
+        <translation>要点列表</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="163"/>
+        <source>Detailed</source>
+        <translation>详细</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="168"/>
+        <source>Language:</source>
+        <translation>语言：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="171"/>
+        <source>Same as the document</source>
+        <translation>与文档相同</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="171"/>
+        <source>English</source>
+        <translation>英语</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="172"/>
+        <source>Chinese</source>
+        <translation>中文</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="176"/>
+        <source>Summarize</source>
+        <translation>生成摘要</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="179"/>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+</context>
+<context>
+    <name>ConversationSidebar</name>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="40"/>
+        <source>New chat</source>
+        <translation>新建对话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="47"/>
+        <source>Search all messages…</source>
+        <translation>搜索所有消息…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="89"/>
+        <source>No messages match “%s”</source>
+        <translation>没有与“%s”匹配的消息</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/chat/sidebar.py" line="100"/>
+        <source>%n message(s)</source>
+        <translation>
+            <numerusform>%n 条消息</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="127"/>
+        <source>Rename…</source>
+        <translation>重命名…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="128"/>
+        <source>Delete…</source>
+        <translation>删除…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="133"/>
+        <source>Rename chat</source>
+        <translation>重命名对话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="133"/>
+        <source>Title:</source>
+        <translation>标题：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="140"/>
+        <source>Delete chat</source>
+        <translation>删除对话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="141"/>
+        <source>Delete “%s” and all its messages? This cannot be undone.</source>
+        <translation>要删除“%s”及其全部消息吗？此操作无法撤销。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/sidebar.py" line="144"/>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+</context>
+<context>
+    <name>DownloadSection</name>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="66"/>
+        <source>List files</source>
+        <translation>列出文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="70"/>
+        <source>Repository</source>
+        <translation>仓库</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="75"/>
+        <source>File</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="78"/>
+        <source>Advanced</source>
+        <translation>高级</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="87"/>
+        <source>Hub address</source>
+        <translation>Hub 地址</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="94"/>
+        <location filename="../../app/ui/models/download_view.py" line="171"/>
+        <source>Download</source>
+        <translation>下载</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="98"/>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="111"/>
+        <source>Files are checked against the hub&apos;s SHA-256 before they are used. Nothing is fetched until you press a button.</source>
+        <translation>文件在使用前会与 Hub 提供的 SHA-256 校验值核对。在你按下按钮之前不会下载任何内容。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="151"/>
+        <source>Press Download to fetch %1 from %2.</source>
+        <translation>按“下载”从 %2 获取 %1。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="171"/>
+        <source>Resume</source>
+        <translation>继续下载</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="172"/>
+        <source>%1 already downloaded; continue from there</source>
+        <translation>已下载 %1，将从断点继续</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="188"/>
+        <source>Asking the hub for the files of %1…</source>
+        <translation>正在向 Hub 查询 %1 的文件…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="211"/>
+        <source>Connecting…</source>
+        <translation>正在连接…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="235"/>
+        <source>Stopping…</source>
+        <translation>正在停止…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="256"/>
+        <source>size unknown</source>
+        <translation>大小未知</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="265"/>
+        <source> and %1 more</source>
+        <translation>，另有 %1 个</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="266"/>
+        <source>%1 GGUF files: </source>
+        <translation>%1 个 GGUF 文件：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="267"/>
+        <source>This repository has no GGUF files.</source>
+        <translation>此仓库中没有 GGUF 文件。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="275"/>
+        <source> (resumed from %1)</source>
+        <translation>（从 %1 处续传）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="277"/>
+        <source>verified</source>
+        <translation>已校验</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="277"/>
+        <source>not verified</source>
+        <translation>未校验</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="278"/>
+        <source>Downloaded %1, %2, %3%4. It is in the list now.</source>
+        <translation>已下载 %1，%2，%3%4。已加入列表。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/download_view.py" line="294"/>
+        <source>Stopped. The partial file is kept; press Resume to continue.</source>
+        <translation>已停止。已下载的部分会保留；按“继续下载”即可接着下载。</translation>
+    </message>
+</context>
+<context>
+    <name>DropZone</name>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="63"/>
+        <source>Drop a document here</source>
+        <translation>将文档拖放到此处</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="65"/>
+        <source>PDF, DOCX, TXT, Markdown, HTML or RTF — or paste text with Ctrl+V. Every part is read; each point shows where it came from.</source>
+        <translation>支持 PDF、DOCX、TXT、Markdown、HTML 或 RTF，也可用 Ctrl+V 粘贴文本。文档的每一部分都会被读取；每条要点都会注明出处。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="76"/>
+        <source>Open…</source>
+        <translation>打开…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="78"/>
+        <source>Paste text</source>
+        <translation>粘贴文本</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="99"/>
+        <source>Can&apos;t use this: %1</source>
+        <translation>无法使用：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="104"/>
+        <source>Can&apos;t use this: only files and text can be dropped here</source>
+        <translation>无法使用：此处只能拖放文件和文本</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/widgets.py" line="107"/>
+        <source>Release to summarize it</source>
+        <translation>松开即可生成摘要</translation>
+    </message>
+</context>
+<context>
+    <name>EngineStatus</name>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="54"/>
+        <source>Loading model…</source>
+        <translation>正在加载模型…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="58"/>
+        <source>In use: %1 · %2 · %3</source>
+        <translation>正在使用：%1 · %2 · %3</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="63"/>
+        <source>No model loaded</source>
+        <translation>未加载模型</translation>
+    </message>
+</context>
+<context>
+    <name>FilesMixin</name>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="90"/>
+        <source>One document at a time: opening the first one.</source>
+        <translation>一次只能打开一个文档：将打开第一个。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="96"/>
+        <source>Open a document to translate</source>
+        <translation>打开要翻译的文档</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="97"/>
+        <source>Documents (%1)</source>
+        <translation>文档 (%1)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="104"/>
+        <source>Stop the current translation before opening another document.</source>
+        <translation>请先停止当前翻译，再打开其他文档。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="114"/>
+        <source>1 segment</source>
+        <translation>1 段</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="114"/>
+        <source>%1 segments</source>
+        <translation>%1 段</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="143"/>
+        <source>Copied to the clipboard</source>
+        <translation>已复制到剪贴板</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="151"/>
+        <source>Translated document (*%1)</source>
+        <translation>译文文档 (*%1)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="154"/>
+        <source>Text (*.txt);;Markdown (*.md)</source>
+        <translation>文本 (*.txt);;Markdown (*.md)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="155"/>
+        <source>Save the translation</source>
+        <translation>保存译文</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="162"/>
+        <source>Choose another name: the original document is never overwritten.</source>
+        <translation>请换一个文件名：原始文档不会被覆盖。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="171"/>
+        <source>Could not save %1: %2</source>
+        <translation>无法保存 %1：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="174"/>
+        <source>Saved %1</source>
+        <translation>已保存 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="184"/>
+        <source>The glossary could not be read: %1</source>
+        <translation>无法读取术语表：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="198"/>
+        <source>The glossary could not be saved: %1</source>
+        <translation>无法保存术语表：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="203"/>
+        <source>Glossary (%1)…</source>
+        <translation>术语表（%1）…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/files.py" line="203"/>
+        <source>Glossary…</source>
+        <translation>术语表…</translation>
+    </message>
+</context>
+<context>
+    <name>GlossaryDialog</name>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="40"/>
+        <source>Glossary</source>
+        <translation>术语表</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="43"/>
+        <source>Terms that must always be translated the same way, or kept as they are (names, brands). Each translation is checked for them.</source>
+        <translation>始终以同一方式翻译或保持原样的术语（如人名、品牌）。每次翻译都会检查这些术语。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="49"/>
+        <source>Term</source>
+        <translation>术语</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="49"/>
+        <source>Translation</source>
+        <translation>译文</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="49"/>
+        <source>Keep as is</source>
+        <translation>保持原样</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="58"/>
+        <source>Add term</source>
+        <translation>添加术语</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="59"/>
+        <source>Remove</source>
+        <translation>移除</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="60"/>
+        <source>Import…</source>
+        <translation>导入…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="61"/>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="111"/>
+        <source>Import glossary</source>
+        <translation>导入术语表</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="112"/>
+        <source>Glossaries (*.json *.tsv *.txt)</source>
+        <translation>术语表 (*.json *.tsv *.txt)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="118"/>
+        <source>Glossary not imported</source>
+        <translation>未导入术语表</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="124"/>
+        <source>Export glossary</source>
+        <translation>导出术语表</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="125"/>
+        <source>JSON (*.json);;Tab-separated (*.tsv)</source>
+        <translation>JSON (*.json);;制表符分隔 (*.tsv)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/glossary_dialog.py" line="130"/>
+        <source>Glossary not exported</source>
+        <translation>未导出术语表</translation>
+    </message>
+</context>
+<context>
+    <name>GpuView</name>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="82"/>
+        <source>Running on</source>
+        <translation>运行于</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="85"/>
+        <source>Layers on the GPU</source>
+        <translation>GPU 上的层数</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="89"/>
+        <source>This build</source>
+        <translation>当前构建</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="92"/>
+        <source>Memory</source>
+        <translation>内存</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="96"/>
+        <source>Automatic (as many layers as fit in free GPU memory)</source>
+        <translation>自动（空闲显存能容纳多少层就放多少层）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="98"/>
+        <source>Manual</source>
+        <translation>手动</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="160"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="206"/>
+        <source>%1 of %2</source>
+        <translation>%1 / %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="163"/>
+        <source>no model loaded</source>
+        <translation>未加载模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="167"/>
+        <source>can offload layers to a GPU</source>
+        <translation>可将层卸载到 GPU</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="168"/>
+        <source>CPU only: this llama.cpp build cannot offload to a GPU (see the install docs for CUDA and Metal builds)</source>
+        <translation>仅 CPU：此 llama.cpp 构建无法卸载到 GPU（CUDA 和 Metal 构建请参阅安装文档）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="172"/>
+        <source>%1 RAM free of %2</source>
+        <translation>空闲 %1 / 共 %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="175"/>
+        <source>; %1: %2 free of %3</source>
+        <translation>；%1 显存：空闲 %2 / 共 %3</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="188"/>
+        <source>The last load was changed to make it fit: </source>
+        <translation>为了能装下模型，上次加载做了调整：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="196"/>
+        <source>With this build every layer runs on the CPU whatever is chosen here.</source>
+        <translation>在此构建下，无论这里如何选择，所有层都在 CPU 上运行。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="198"/>
+        <source>Kestrel offloads as many layers as fit in free GPU memory and falls back to fewer, then to a smaller context, if loading runs out of memory.</source>
+        <translation>Kestrel 会把空闲显存能容纳的层尽量卸载到 GPU；如果加载时内存不足，会先减少层数，再缩小上下文。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="200"/>
+        <source>0 runs everything on the CPU; the highest value puts every layer on the GPU. The model reloads when you let go of the slider.</source>
+        <translation>0 表示全部在 CPU 上运行；最大值表示所有层都放到 GPU 上。松开滑块后模型会重新加载。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="205"/>
+        <source> (all)</source>
+        <translation>（全部）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="223"/>
+        <source>Could not save the GPU layers: </source>
+        <translation>无法保存 GPU 层数：</translation>
+    </message>
+</context>
+<context>
+    <name>InputBox</name>
+    <message>
+        <location filename="../../app/ui/chat/input_box.py" line="18"/>
+        <source>Message Kestrel…  (Enter to send, Shift+Enter for a new line)</source>
+        <translation>给 Kestrel 发消息…（Enter 发送，Shift+Enter 换行）</translation>
+    </message>
+</context>
+<context>
+    <name>LanguageNames</name>
+    <message>
+        <source>Auto-detect</source>
+        <translation type="vanished">自动检测</translation>
+    </message>
+    <message>
+        <source>English</source>
+        <translation type="vanished">英语</translation>
+    </message>
+    <message>
+        <source>Simplified Chinese</source>
+        <translation type="vanished">简体中文</translation>
+    </message>
+    <message>
+        <source>Traditional Chinese</source>
+        <translation type="vanished">繁体中文</translation>
+    </message>
+    <message>
+        <source>Japanese</source>
+        <translation type="vanished">日语</translation>
+    </message>
+    <message>
+        <source>Korean</source>
+        <translation type="vanished">韩语</translation>
+    </message>
+    <message>
+        <source>French</source>
+        <translation type="vanished">法语</translation>
+    </message>
+    <message>
+        <source>German</source>
+        <translation type="vanished">德语</translation>
+    </message>
+    <message>
+        <source>Spanish</source>
+        <translation type="vanished">西班牙语</translation>
+    </message>
+    <message>
+        <source>Russian</source>
+        <translation type="vanished">俄语</translation>
+    </message>
+    <message>
+        <source>Portuguese</source>
+        <translation type="vanished">葡萄牙语</translation>
+    </message>
+    <message>
+        <source>Italian</source>
+        <translation type="vanished">意大利语</translation>
+    </message>
+    <message>
+        <source>Arabic</source>
+        <translation type="vanished">阿拉伯语</translation>
+    </message>
+    <message>
+        <source>Dutch</source>
+        <translation type="vanished">荷兰语</translation>
+    </message>
+    <message>
+        <source>Polish</source>
+        <translation type="vanished">波兰语</translation>
+    </message>
+    <message>
+        <source>Turkish</source>
+        <translation type="vanished">土耳其语</translation>
+    </message>
+    <message>
+        <source>Ukrainian</source>
+        <translation type="vanished">乌克兰语</translation>
+    </message>
+    <message>
+        <source>Vietnamese</source>
+        <translation type="vanished">越南语</translation>
+    </message>
+    <message>
+        <source>Indonesian</source>
+        <translation type="vanished">印尼语</translation>
+    </message>
+    <message>
+        <source>Hindi</source>
+        <translation type="vanished">印地语</translation>
+    </message>
+    <message>
+        <source>Thai</source>
+        <translation type="vanished">泰语</translation>
+    </message>
+    <message>
+        <source>Swedish</source>
+        <translation type="vanished">瑞典语</translation>
+    </message>
+    <message>
+        <source>Greek</source>
+        <translation type="vanished">希腊语</translation>
+    </message>
+    <message>
+        <source>Hebrew</source>
+        <translation type="vanished">希伯来语</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="61"/>
+        <source>Chat</source>
+        <translation>聊天</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="63"/>
+        <source>Translate</source>
+        <translation>翻译</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="64"/>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="79"/>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="80"/>
+        <source>&amp;New chat</source>
+        <translation>新建对话(&amp;N)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="82"/>
+        <source>&amp;Open model file…</source>
+        <translation>打开模型文件(&amp;O)…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="84"/>
+        <source>&amp;Settings…</source>
+        <translation>设置(&amp;S)…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="89"/>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="99"/>
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="100"/>
+        <source>&amp;About Kestrel</source>
+        <translation>关于 Kestrel(&amp;A)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="113"/>
+        <location filename="../../app/ui/main_window.py" line="191"/>
+        <source>No model</source>
+        <translation>未加载模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="146"/>
+        <source>Preparing the model…</source>
+        <translation>正在准备模型…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="172"/>
+        <location filename="../../app/ui/main_window.py" line="173"/>
+        <source>Loading model…</source>
+        <translation>正在加载模型…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="184"/>
+        <source>Model ready.</source>
+        <translation>模型已就绪。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="186"/>
+        <source>The model was loaded with changes: </source>
+        <translation>模型已加载，但做了以下调整：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="192"/>
+        <source>The model could not be loaded.</source>
+        <translation>无法加载模型。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="193"/>
+        <source>Choose another file with File › Open model file…</source>
+        <translation>请通过“文件 › 打开模型文件…”选择其他文件。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="198"/>
+        <source>Open model file</source>
+        <translation>打开模型文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="199"/>
+        <source>GGUF models (*.gguf);;All files (*)</source>
+        <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="208"/>
+        <source>Not a usable model</source>
+        <translation>不是可用的模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="230"/>
+        <source>no model loaded</source>
+        <translation>未加载模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="231"/>
+        <source>About Kestrel</source>
+        <translation>关于 Kestrel</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="232"/>
+        <source>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;Runs language models entirely on this computer with llama.cpp. Nothing leaves your machine.&lt;/p&gt;&lt;p&gt;Engine: %2&lt;/p&gt;</source>
+        <translation>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp，完全在这台电脑上运行语言模型。任何数据都不会离开你的电脑。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
+    </message>
+</context>
+<context>
+    <name>MessageView</name>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="131"/>
+        <source>&lt;h2&gt;Ask anything.&lt;/h2&gt;&lt;p&gt;Everything runs on this computer: nothing you type leaves it.&lt;/p&gt;</source>
+        <translation>&lt;h2&gt;有什么想问的？&lt;/h2&gt;&lt;p&gt;一切都在这台电脑上运行：你输入的任何内容都不会离开它。&lt;/p&gt;</translation>
+    </message>
+</context>
+<context>
+    <name>MessageWidget</name>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="47"/>
+        <source>You</source>
+        <translation>你</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="47"/>
+        <source>Kestrel</source>
+        <translation>Kestrel</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="51"/>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="51"/>
+        <source>Copy this message</source>
+        <translation>复制这条消息</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="56"/>
+        <source>Edit</source>
+        <translation>编辑</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="56"/>
+        <source>Edit and resend this message</source>
+        <translation>编辑并重新发送这条消息</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="60"/>
+        <source>Regenerate</source>
+        <translation>重新生成</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="60"/>
+        <source>Write this answer again</source>
+        <translation>重新生成这条回答</translation>
+    </message>
+</context>
+<context>
+    <name>ModelsPanel</name>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="91"/>
+        <source>Models on this computer</source>
+        <translation>本机上的模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="117"/>
+        <source>Use this model</source>
+        <translation>使用此模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="119"/>
+        <source>Show in folder</source>
+        <translation>在文件夹中显示</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="120"/>
+        <source>Remove from list</source>
+        <translation>从列表中移除</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="122"/>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="124"/>
+        <source>Add model file…</source>
+        <translation>添加模型文件…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="125"/>
+        <source>Rescan other apps</source>
+        <translation>重新扫描其他应用</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="126"/>
+        <source>Look for GGUF files in the Hugging Face cache and LM Studio&apos;s models folder (linked in place, never copied)</source>
+        <translation>在 Hugging Face 缓存和 LM Studio 的模型文件夹中查找 GGUF 文件（原地引用，不会复制）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="139"/>
+        <source>Quantization</source>
+        <translation>量化</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="141"/>
+        <source>Download</source>
+        <translation>下载</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="143"/>
+        <source>Compare</source>
+        <translation>比较</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="145"/>
+        <source>GPU</source>
+        <translation>GPU</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="209"/>
+        <source>Could not read the model list: </source>
+        <translation>无法读取模型列表：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="274"/>
+        <source>%1 cannot be used: %2</source>
+        <translation>无法使用 %1：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="278"/>
+        <source>%1 is no longer there. Remove it from the list, or add it again.</source>
+        <translation>%1 已不存在。请将它从列表中移除，或重新添加。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="284"/>
+        <source>%1 is already in use.</source>
+        <translation>%1 已在使用中。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="291"/>
+        <source>Could not save the choice: </source>
+        <translation>无法保存所选项：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="293"/>
+        <source>Switching to %1…</source>
+        <translation>正在切换到 %1…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="296"/>
+        <source>Add model files</source>
+        <translation>添加模型文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="297"/>
+        <source>GGUF models (*.gguf);;All files (*)</source>
+        <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/models/panel.py" line="303"/>
+        <source>Adding %n file(s)…</source>
+        <translation>
+            <numerusform>正在添加 %n 个文件…</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/models/panel.py" line="307"/>
+        <source>Added %n model(s); they stay where they are.</source>
+        <translation>
+            <numerusform>已添加 %n 个模型；文件保留在原位置。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="309"/>
+        <source>Not added: </source>
+        <translation>未添加：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="320"/>
+        <source>Could not update the list: </source>
+        <translation>无法更新列表：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="322"/>
+        <source>%1 was removed from the list; the file was not touched.</source>
+        <translation>已将 %1 从列表中移除；文件本身未做改动。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="331"/>
+        <source>%1 is the model in use; switch to another one before deleting it.</source>
+        <translation>%1 是正在使用的模型；请先切换到其他模型再删除。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="336"/>
+        <source>Delete model</source>
+        <translation>删除模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="337"/>
+        <source>Delete %1 (%2 MiB) from this computer? This cannot be undone.</source>
+        <translation>要从这台电脑上删除 %1（%2 MiB）吗？此操作无法撤销。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="345"/>
+        <source>Could not delete: </source>
+        <translation>无法删除：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="347"/>
+        <source>Deleted %1.</source>
+        <translation>已删除 %1。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="353"/>
+        <source>Could not open %1</source>
+        <translation>无法打开 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="362"/>
+        <source>Could not look for other apps&apos; models: </source>
+        <translation>无法查找其他应用的模型：</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/models/panel.py" line="365"/>
+        <source>Found %n new model(s) in other apps.</source>
+        <translation>
+            <numerusform>在其他应用中找到 %n 个新模型。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="366"/>
+        <source>No new models found in other apps.</source>
+        <translation>未在其他应用中找到新模型。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="376"/>
+        <source>Switching to</source>
+        <translation>正在切换到</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="377"/>
+        <source>%1 is loaded.</source>
+        <translation>%1 已加载。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="379"/>
+        <source>The model was loaded with changes: </source>
+        <translation>模型已加载，但做了以下调整：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="383"/>
+        <source>The model could not be loaded: </source>
+        <translation>无法加载模型：</translation>
+    </message>
+    <message>
+        <source>Fits fully on GPU</source>
+        <translation type="vanished">可完全放入 GPU</translation>
+    </message>
+    <message>
+        <source>Partial GPU offload</source>
+        <translation type="vanished">部分卸载到 GPU</translation>
+    </message>
+    <message>
+        <source>Fits in RAM</source>
+        <translation type="vanished">可放入内存</translation>
+    </message>
+    <message>
+        <source>Too large</source>
+        <translation type="vanished">过大</translation>
+    </message>
+    <message>
+        <source>Unreadable</source>
+        <translation type="vanished">无法读取</translation>
+    </message>
+    <message>
+        <source>Starter</source>
+        <translation type="vanished">内置</translation>
+    </message>
+    <message>
+        <source>Imported</source>
+        <translation type="vanished">已导入</translation>
+    </message>
+    <message>
+        <source>Other app</source>
+        <translation type="vanished">其他应用</translation>
+    </message>
+    <message>
+        <source>Downloaded</source>
+        <translation type="vanished">已下载</translation>
+    </message>
+    <message>
+        <source>Made here</source>
+        <translation type="vanished">本机制作</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation type="vanished">名称</translation>
+    </message>
+    <message>
+        <source>Quant</source>
+        <translation type="vanished">量化</translation>
+    </message>
+    <message>
+        <source>Parameters</source>
+        <translation type="vanished">参数量</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation type="vanished">大小</translation>
+    </message>
+    <message>
+        <source>Context</source>
+        <translation type="vanished">上下文</translation>
+    </message>
+    <message>
+        <source>Chat template</source>
+        <translation type="vanished">聊天模板</translation>
+    </message>
+    <message>
+        <source>Source</source>
+        <translation type="vanished">来源</translation>
+    </message>
+    <message>
+        <source>Memory (est.)</source>
+        <translation type="vanished">内存（估计）</translation>
+    </message>
+    <message>
+        <source>Fit</source>
+        <translation type="vanished">适配</translation>
+    </message>
+</context>
+<context>
+    <name>QuantPicker</name>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="93"/>
+        <location filename="../../app/ui/models/picker.py" line="137"/>
+        <source>Select a model to see its variants.</source>
+        <translation>选择一个模型以查看它的各个变体。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="99"/>
+        <source>Estimates at</source>
+        <translation>估算基于</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="105"/>
+        <source> tokens</source>
+        <translation> 个 token</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="106"/>
+        <source>Context size for the memory estimates; the model&apos;s own setting is in Settings › Model</source>
+        <translation>用于内存估算的上下文大小；模型本身的设置位于“设置 › 模型”</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="132"/>
+        <source>Variants of %1</source>
+        <translation>%1 的变体</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="134"/>
+        <source>Variants of %1 on this computer (not in the catalog)</source>
+        <translation>本机上 %1 的变体（不在目录中）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="163"/>
+        <source>On this computer</source>
+        <translation>在本机</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="163"/>
+        <source> · in use</source>
+        <translation> · 使用中</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="166"/>
+        <source>Download from %1</source>
+        <translation>从 %1 下载</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="169"/>
+        <source>Bundled with Kestrel</source>
+        <translation>随 Kestrel 附带</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="175"/>
+        <source>Approximate: parameters × bits per weight; the hub listing gives the exact size</source>
+        <translation>近似值：参数量 × 每权重位数；Hub 列表中有准确大小</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="191"/>
+        <source>In use</source>
+        <translation>使用中</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="191"/>
+        <source>Use</source>
+        <translation>使用</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/picker.py" line="196"/>
+        <source>Download…</source>
+        <translation>下载…</translation>
+    </message>
+    <message>
+        <source>Quant</source>
+        <translation type="vanished">量化</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation type="vanished">大小</translation>
+    </message>
+    <message>
+        <source>Where</source>
+        <translation type="vanished">位置</translation>
+    </message>
+    <message>
+        <source>Memory (est.)</source>
+        <translation type="vanished">内存（估计）</translation>
+    </message>
+    <message>
+        <source>Fit</source>
+        <translation type="vanished">适配</translation>
+    </message>
+</context>
+<context>
+    <name>QuantizeBox</name>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="38"/>
+        <source>Make a smaller copy</source>
+        <translation>制作更小的副本</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="55"/>
+        <source>Make smaller copy…</source>
+        <translation>制作更小的副本…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="64"/>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="94"/>
+        <source>%1 is %2. Make a smaller copy with llama.cpp&apos;s quantizer; the original stays as it is.</source>
+        <translation>%1 的格式为 %2。可用 llama.cpp 的量化工具制作更小的副本；原文件保持不变。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="100"/>
+        <source>Smaller copies are made from F16, BF16 or Q8_0 files; %1 is already %2.</source>
+        <translation>只能从 F16、BF16 或 Q8_0 文件制作更小的副本；%1 已经是 %2。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="103"/>
+        <source>Select a model to make a smaller copy of it.</source>
+        <translation>选择一个模型，为它制作更小的副本。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="115"/>
+        <source>%1 already exists; use it from the list, or delete it first.</source>
+        <translation>%1 已存在；请在列表中使用它，或先将其删除。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="125"/>
+        <source>Making a %1 copy of %2…</source>
+        <translation>正在制作 %2 的 %1 副本…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="146"/>
+        <source>Cancelling…</source>
+        <translation>正在取消…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="166"/>
+        <source>Made %1 (%2, %3); it is in the list now.</source>
+        <translation>已制作 %1（%2，%3），已加入列表。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="174"/>
+        <source>Cancelled; nothing was kept.</source>
+        <translation>已取消；未保留任何文件。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/quantize_view.py" line="176"/>
+        <source>Could not make the copy: </source>
+        <translation>无法制作副本：</translation>
+    </message>
+    <message>
+        <source>smallest, fastest; a little quality lost</source>
+        <translation type="vanished">最小、最快；质量略有损失</translation>
+    </message>
+    <message>
+        <source>a balance of size and quality</source>
+        <translation type="vanished">兼顾大小与质量</translation>
+    </message>
+    <message>
+        <source>close to the original</source>
+        <translation type="vanished">接近原始质量</translation>
+    </message>
+    <message>
+        <source>nearly identical to the original, half the size of F16</source>
+        <translation type="vanished">与原始几乎相同，大小为 F16 的一半</translation>
+    </message>
+</context>
+<context>
+    <name>ResultArea</name>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="105"/>
+        <source>The summary appears here, one point per part of the document. Click a point&apos;s source to read the text it came from.</source>
+        <translation>摘要会显示在这里，文档的每个部分对应一条要点。点击要点的出处即可阅读对应原文。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="116"/>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="118"/>
+        <source>Copy the summary as Markdown</source>
+        <translation>以 Markdown 格式复制摘要</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="119"/>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="121"/>
+        <source>Save the summary as Markdown or plain text</source>
+        <translation>将摘要保存为 Markdown 或纯文本</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="194"/>
+        <source>The text of a very large document is not kept in memory: open the file at %1.</source>
+        <translation>超大文档的文本不会保存在内存中：请打开位于 %1 的文件。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="195"/>
+        <source>Source: %1</source>
+        <translation>出处：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="200"/>
+        <source>Summary copied to the clipboard</source>
+        <translation>摘要已复制到剪贴板</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="208"/>
+        <source>Export summary</source>
+        <translation>导出摘要</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="209"/>
+        <source>Markdown (*.md);;Plain text (*.txt)</source>
+        <translation>Markdown (*.md);;纯文本 (*.txt)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="219"/>
+        <source>Could not save %1: %2</source>
+        <translation>无法保存 %1：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="222"/>
+        <source>Summary exported to %1</source>
+        <translation>摘要已导出到 %1</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="123"/>
+        <source>Settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="50"/>
+        <source>Model</source>
+        <extracomment>Which tab each setting lives on, in display order. Unlisted keys go to &quot;Other&quot;.</extracomment>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="51"/>
+        <source>Generation</source>
+        <translation>生成</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="53"/>
+        <source>Chat</source>
+        <translation>聊天</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="54"/>
+        <source>Interface</source>
+        <translation>界面</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="56"/>
+        <source>Other</source>
+        <translation>其他</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="60"/>
+        <source>Model file</source>
+        <extracomment>Row titles; a key without one gets a title made from its name.</extracomment>
+        <translation>模型文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="61"/>
+        <source>Context size (tokens)</source>
+        <translation>上下文大小（token）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="62"/>
+        <source>CPU threads (0 = automatic)</source>
+        <translation>CPU 线程数（0 = 自动）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="63"/>
+        <source>GPU layers (-1 = automatic)</source>
+        <translation>GPU 层数（-1 = 自动）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="64"/>
+        <source>Flash attention</source>
+        <translation>Flash Attention</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="65"/>
+        <source>Temperature</source>
+        <translation>温度</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="66"/>
+        <source>Top-k</source>
+        <translation>Top-k</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="67"/>
+        <source>Top-p</source>
+        <translation>Top-p</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="68"/>
+        <source>Min-p</source>
+        <translation>Min-p</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="69"/>
+        <source>Repeat penalty</source>
+        <translation>重复惩罚</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="70"/>
+        <source>Longest reply (tokens)</source>
+        <translation>最长回复（token）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="71"/>
+        <source>Seed (-1 = random)</source>
+        <translation>随机种子（-1 = 随机）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="72"/>
+        <source>System prompt</source>
+        <translation>系统提示词</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="73"/>
+        <source>When the chat is too long</source>
+        <translation>对话过长时</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="74"/>
+        <source>Interface language</source>
+        <translation>界面语言</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="75"/>
+        <source>Show speed details</source>
+        <translation>显示速度详情</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="80"/>
+        <source>Automatic</source>
+        <extracomment>Readable names for choice values; an unlisted value is shown as it is stored.</extracomment>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="80"/>
+        <source>On</source>
+        <translation>开启</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="80"/>
+        <source>Off</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="82"/>
+        <source>Drop the oldest turns (and say so)</source>
+        <translation>略去最早的几轮对话（并给出提示）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="83"/>
+        <source>Refuse to send</source>
+        <translation>拒绝发送</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="85"/>
+        <source>System language</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="85"/>
+        <source>English</source>
+        <translation>English</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="149"/>
+        <source>Restore defaults</source>
+        <translation>恢复默认值</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="151"/>
+        <source>Fill every field with its default. Nothing is saved until OK or Apply.</source>
+        <translation>将所有字段恢复为默认值。点击“确定”或“应用”之前不会保存。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="364"/>
+        <source>Starter model</source>
+        <translation>内置模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="366"/>
+        <source>Browse…</source>
+        <translation>浏览…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="368"/>
+        <source>Choose a GGUF model file</source>
+        <translation>选择 GGUF 模型文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="388"/>
+        <source>Choose a model file</source>
+        <translation>选择模型文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="388"/>
+        <source>GGUF models (*.gguf)</source>
+        <translation>GGUF 模型 (*.gguf)</translation>
+    </message>
+    <message>
+        <source>Model file to load. Leave empty to use the starter model.</source>
+        <translation type="vanished">要加载的模型文件。留空则使用内置模型。</translation>
+    </message>
+    <message>
+        <source>Context size in tokens: how much of the conversation the model sees at once. Larger values use more memory.</source>
+        <translation type="vanished">以 token 计的上下文大小：模型一次能看到多少对话内容。数值越大，占用内存越多。</translation>
+    </message>
+    <message>
+        <source>CPU threads used for generation. 0 chooses automatically.</source>
+        <translation type="vanished">用于生成的 CPU 线程数。0 表示自动选择。</translation>
+    </message>
+    <message>
+        <source>Model layers to run on the GPU. -1 (automatic) offloads as many as fit in free GPU memory; 0 uses only the CPU; a number sets it by hand.</source>
+        <translation type="vanished">在 GPU 上运行的模型层数。-1（自动）表示空闲显存能容纳多少层就卸载多少层；0 表示只用 CPU；其他数字表示手动指定。</translation>
+    </message>
+    <message>
+        <source>Flash attention: faster and lighter on memory where supported. &apos;auto&apos; lets Kestrel decide.</source>
+        <translation type="vanished">Flash Attention：在支持的情况下更快、更省内存。选“自动”则由 Kestrel 决定。</translation>
+    </message>
+    <message>
+        <source>Randomness of replies. Lower is more focused and repeatable, higher is more varied.</source>
+        <translation type="vanished">回复的随机程度。越低越集中、越可复现，越高越多样。</translation>
+    </message>
+    <message>
+        <source>Choose each word only from this many most likely candidates. 0 turns this off.</source>
+        <translation type="vanished">每个词只从可能性最高的这么多个候选中选取。0 表示关闭。</translation>
+    </message>
+    <message>
+        <source>Choose each word only from the most likely candidates that together reach this probability. 1 turns this off.</source>
+        <translation type="vanished">每个词只从累计概率达到此值的最可能候选中选取。1 表示关闭。</translation>
+    </message>
+    <message>
+        <source>Ignore candidates much less likely than the best one. 0 turns this off.</source>
+        <translation type="vanished">忽略可能性远低于最佳候选的候选词。0 表示关闭。</translation>
+    </message>
+    <message>
+        <source>Discourage repeating recent words. 1 turns this off; higher values repeat less.</source>
+        <translation type="vanished">抑制重复最近出现过的词。1 表示关闭；数值越高，重复越少。</translation>
+    </message>
+    <message>
+        <source>Longest reply, in tokens.</source>
+        <translation type="vanished">回复的最大长度，以 token 计。</translation>
+    </message>
+    <message>
+        <source>Random seed: the same seed and settings give the same reply. -1 picks a new one each time.</source>
+        <translation type="vanished">随机种子：相同的种子和设置会得到相同的回复。-1 表示每次重新选取。</translation>
+    </message>
+    <message>
+        <source>Instructions given to the model at the start of every new conversation.</source>
+        <translation type="vanished">每次新对话开始时提供给模型的指令。</translation>
+    </message>
+    <message>
+        <source>When a conversation no longer fits in the context: drop the oldest messages, or refuse and suggest a new chat.</source>
+        <translation type="vanished">对话超出上下文时的处理方式：略去最早的消息，或拒绝发送并建议新建对话。</translation>
+    </message>
+    <message>
+        <source>Language of the interface. &apos;auto&apos; follows the system language.</source>
+        <translation type="vanished">界面语言。选“跟随系统”则与系统语言一致。</translation>
+    </message>
+    <message>
+        <source>Show tokens per second and timing details under each reply.</source>
+        <translation type="vanished">在每条回复下方显示每秒 token 数和耗时详情。</translation>
+    </message>
+</context>
+<context>
+    <name>SourceEdit</name>
+    <message>
+        <location filename="../../app/ui/translate/source_edit.py" line="31"/>
+        <source>Type or paste text to translate, or drop a TXT, Markdown, DOCX or HTML file here.
+
+Ctrl+Enter translates.</source>
+        <translation>输入或粘贴要翻译的文本，或将 TXT、Markdown、DOCX 或 HTML 文件拖放到此处。
+
+按 Ctrl+Enter 翻译。</translation>
+    </message>
+</context>
+<context>
+    <name>SourcePane</name>
+    <message>
+        <location filename="../../app/ui/summarize/results.py" line="74"/>
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+</context>
+<context>
+    <name>Sparkline</name>
+    <message>
+        <source>Reply speed over the last minute</source>
+        <translation type="vanished">最近一分钟的回复速度</translation>
+    </message>
+</context>
+<context>
+    <name>SpeedReadout</name>
+    <message>
+        <source>Ready</source>
+        <translation type="vanished">就绪</translation>
+    </message>
+    <message>
+        <source>Reading prompt…</source>
+        <translation type="vanished">正在读取提示词…</translation>
+    </message>
+    <message>
+        <source>No model</source>
+        <translation type="vanished">未加载模型</translation>
+    </message>
+    <message>
+        <source>Reply speed over the last minute</source>
+        <translation type="vanished">最近一分钟的回复速度</translation>
+    </message>
+</context>
+<context>
+    <name>SummarizePanel</name>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="81"/>
+        <source>No document yet.</source>
+        <translation>尚未打开文档。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="121"/>
+        <source>Can&apos;t use this: %1</source>
+        <translation>无法使用：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="138"/>
+        <source>Open a document</source>
+        <translation>打开文档</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="139"/>
+        <source>All files</source>
+        <translation>所有文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="139"/>
+        <source>Documents</source>
+        <translation>文档</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="152"/>
+        <source>The clipboard holds no text to summarize.</source>
+        <translation>剪贴板中没有可供摘要的文本。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="159"/>
+        <source>Pasted text</source>
+        <translation>粘贴的文本</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="163"/>
+        <source>A summary is running: cancel it before opening another document.</source>
+        <translation>正在生成摘要：请先取消，再打开其他文档。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="169"/>
+        <source>Reading %1…</source>
+        <translation>正在读取 %1…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="192"/>
+        <source>No document loaded.</source>
+        <translation>未加载文档。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="207"/>
+        <source>This is a very large document (%1 MB). It is read piece by piece, but summarizing all of it will take a long time; finished parts are kept if you cancel.</source>
+        <translation>这是一个非常大的文档（%1 MB）。它会被逐段读取，但完整摘要需要很长时间；如果取消，已完成的部分会保留。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="219"/>
+        <source>1 page</source>
+        <translation>1 页</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="219"/>
+        <source>%1 pages</source>
+        <translation>%1 页</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="220"/>
+        <source>%1 characters</source>
+        <translation>%1 个字符</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="239"/>
+        <source>Load a model to count tokens and estimate the time.</source>
+        <translation>加载模型后才能统计 token 数并估算用时。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="246"/>
+        <source>Counting tokens when the engine is free…</source>
+        <translation>引擎空闲时将统计 token 数…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="255"/>
+        <source>Counting tokens…</source>
+        <translation>正在统计 token 数…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="264"/>
+        <source>%1 tokens</source>
+        <translation>%1 个 token</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="266"/>
+        <source> · fits the context: one pass</source>
+        <translation> · 可放入上下文：一次完成</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="268"/>
+        <source> · %1 parts of up to %2 tokens</source>
+        <translation> · 分 %1 部分，每部分最多 %2 个 token</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="290"/>
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="300"/>
+        <source>Cancelling…</source>
+        <translation>正在取消…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="310"/>
+        <source>Part %1 of %2</source>
+        <translation>第 %1 部分，共 %2 部分</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="314"/>
+        <source>Reading the whole document in one pass</source>
+        <translation>正在一次读取整个文档</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="317"/>
+        <source>Combining the parts</source>
+        <translation>正在合并各部分</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="345"/>
+        <source>Cancelled: %1 of %2 parts summarized (kept below)</source>
+        <translation>已取消：已摘要 %1 / %2 部分（结果保留在下方）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="348"/>
+        <source>Done in %1 · %2 parts</source>
+        <translation>完成，用时 %1 · 共 %2 部分</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="351"/>
+        <source> (%1 from the cache)</source>
+        <translation>（其中 %1 部分来自缓存）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="353"/>
+        <source> · %1 tokens read at %2 tok/s</source>
+        <translation> · 已读取 %1 个 token（%2 tok/s）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="373"/>
+        <source>The summary could not be made.</source>
+        <translation>无法生成摘要。</translation>
+    </message>
+</context>
+<context>
+    <name>TranslatePanel</name>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="97"/>
+        <source>Swap languages</source>
+        <translation>交换语言</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="100"/>
+        <source>Open document…</source>
+        <translation>打开文档…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="102"/>
+        <source>Glossary…</source>
+        <translation>术语表…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="118"/>
+        <source>Back to text</source>
+        <translation>返回文本</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="134"/>
+        <source>The translation appears here.</source>
+        <translation>译文会显示在这里。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="154"/>
+        <source>%v / %m segments</source>
+        <translation>%v / %m 段</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="161"/>
+        <source>Translate</source>
+        <translation>翻译</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="163"/>
+        <source>Translate (Ctrl+Enter)</source>
+        <translation>翻译 (Ctrl+Enter)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="165"/>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="167"/>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="169"/>
+        <location filename="../../app/ui/translate/panel.py" line="405"/>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="259"/>
+        <source>Auto (detected: %1)</source>
+        <translation>自动（检测到：%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="261"/>
+        <source>Auto-detect</source>
+        <translation>自动检测</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="271"/>
+        <source>Choose the source language first: it could not be detected.</source>
+        <translation>请先选择源语言：无法自动检测。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="299"/>
+        <source>Type or paste some text first, or open a document.</source>
+        <translation>请先输入或粘贴文本，或打开一个文档。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="303"/>
+        <source>Nothing to translate: the text has no words.</source>
+        <translation>没有可翻译的内容：文本中没有文字。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="308"/>
+        <source>No model is loaded yet. Wait for it, or open one with File › Open model file…</source>
+        <translation>尚未加载模型。请稍候，或通过“文件 › 打开模型文件…”打开一个。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="312"/>
+        <source>The model is busy with another answer. Try again when it has finished.</source>
+        <translation>模型正在生成其他回答。请等它完成后再试。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="318"/>
+        <source>The source and target languages are the same.</source>
+        <translation>源语言和目标语言相同。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="337"/>
+        <source>Translating…</source>
+        <translation>正在翻译…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="394"/>
+        <source>Stopped.</source>
+        <translation>已停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="405"/>
+        <source>Save document…</source>
+        <translation>保存文档…</translation>
+    </message>
+</context>
+</TS>
