@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_translate import add_parser as add_translate_parser  # noqa: PLC0415 - it imports app.cli
 
     add_translate_parser(sub)
+
+    from app.cli_summarize import add_parser as add_summarize_parser  # noqa: PLC0415 - it imports app.cli
+
+    add_summarize_parser(sub)
     return parser
 
 
@@ -107,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_quantize(args)
         if args.command == "compare":
             return run_compare(args)
+        if args.command == "summarize":
+            from app.cli_summarize import run as run_summarize  # noqa: PLC0415 - keeps `--help` instant
+
+            return run_summarize(args)
         if args.command == "download":
             from app.cli_download import run as run_download  # noqa: PLC0415 - keeps `--help` instant
 

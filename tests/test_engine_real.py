@@ -143,3 +143,13 @@ def test_n_ctx_is_rounded_to_a_multiple_of_256(starter_model: Path) -> None:
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="does not exist|not found"):
         LlamaEngine().load(LoadParams(model_path=tmp_path / "nope.gguf"))
+
+
+def test_repeat_penalty_is_applied(real_engine: LlamaEngine) -> None:
+    # llama_sampler_init_penalties takes n_vocab first in this llama.cpp; a wrong call
+    # used to fail every request with a repeat penalty.
+    params = GenerationParams(max_tokens=24, temperature=0.0, repeat_penalty=1.3)
+    penalized = "".join(real_engine.stream(STORY, params))
+    plain = "".join(real_engine.stream(STORY, GenerationParams(max_tokens=24, temperature=0.0)))
+    assert real_engine.last_stats is not None and penalized.strip()
+    assert penalized != plain  # the penalty changes greedy output

@@ -30,6 +30,7 @@ from app.ui.chat.panel import ChatPanel
 from app.ui.models import ModelsPanel
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.speed.readout import SpeedReadout
+from app.ui.summarize import SummarizePanel
 from app.ui.translate import TranslatePanel
 from app.ui.worker import EngineController
 
@@ -61,6 +62,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.chat, self.tr("Chat"))
         self.translate_panel = TranslatePanel(controller, settings)
         self.tabs.addTab(self.translate_panel, self.tr("Translate"))
+        self.summarize_panel = SummarizePanel(controller, settings)
+        self.tabs.addTab(self.summarize_panel, self.tr("Summarize"))
         self.tabs.addTab(self.models, self.tr("Models"))
         self.setCentralWidget(self.tabs)
 
@@ -132,10 +135,12 @@ class MainWindow(QMainWindow):
         c.progress.connect(lambda _rid, live: self.readout.on_progress(live))
         c.stats.connect(lambda _rid, stats: self.readout.on_stats(stats))
         c.loaded.connect(self.readout.on_model_loaded)
+        c.finished.connect(self._on_request_finished)
         self.chat.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.models.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.models.reload_requested.connect(self.load_model)
         self.translate_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.summarize_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self._model_resolved.connect(self._load_path)
         self._model_unavailable.connect(self._on_load_failed)
 
@@ -166,6 +171,11 @@ class MainWindow(QMainWindow):
             n_gpu_layers=s.get_int("n_gpu_layers"),
             flash_attn={"auto": None, "on": True, "off": False}[s.get_str("flash_attn")],
         ))
+
+    def _on_request_finished(self, _request_id: int) -> None:
+        """A request that produced no reply (a token count, an error) must not leave 'Reading prompt…'."""
+        if self.readout.text().startswith("Reading prompt"):
+            self.readout.on_cleared()
 
     def _on_load_started(self) -> None:
         self.load_bar.setVisible(True)
@@ -245,6 +255,7 @@ class MainWindow(QMainWindow):
         self.chat.shutdown()
         self.models.shutdown()
         self.translate_panel.shutdown()
+        self.summarize_panel.shutdown()
         self._unsubscribe()
         store = self._qsettings()
         store.setValue("geometry", self.saveGeometry())

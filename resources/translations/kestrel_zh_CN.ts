@@ -977,119 +977,124 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="61"/>
+        <location filename="../../app/ui/main_window.py" line="62"/>
         <source>Chat</source>
         <translation>聊天</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="63"/>
+        <location filename="../../app/ui/main_window.py" line="64"/>
         <source>Translate</source>
         <translation>翻译</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="64"/>
+        <location filename="../../app/ui/main_window.py" line="66"/>
+        <source>Summarize</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="67"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="79"/>
+        <location filename="../../app/ui/main_window.py" line="82"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="80"/>
+        <location filename="../../app/ui/main_window.py" line="83"/>
         <source>&amp;New chat</source>
         <translation>新建对话(&amp;N)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="82"/>
+        <location filename="../../app/ui/main_window.py" line="85"/>
         <source>&amp;Open model file…</source>
         <translation>打开模型文件(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="84"/>
+        <location filename="../../app/ui/main_window.py" line="87"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="89"/>
+        <location filename="../../app/ui/main_window.py" line="92"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="99"/>
+        <location filename="../../app/ui/main_window.py" line="102"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="100"/>
+        <location filename="../../app/ui/main_window.py" line="103"/>
         <source>&amp;About Kestrel</source>
         <translation>关于 Kestrel(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="113"/>
-        <location filename="../../app/ui/main_window.py" line="191"/>
+        <location filename="../../app/ui/main_window.py" line="116"/>
+        <location filename="../../app/ui/main_window.py" line="201"/>
         <source>No model</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="146"/>
+        <location filename="../../app/ui/main_window.py" line="151"/>
         <source>Preparing the model…</source>
         <translation>正在准备模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="172"/>
-        <location filename="../../app/ui/main_window.py" line="173"/>
+        <location filename="../../app/ui/main_window.py" line="182"/>
+        <location filename="../../app/ui/main_window.py" line="183"/>
         <source>Loading model…</source>
         <translation>正在加载模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="184"/>
+        <location filename="../../app/ui/main_window.py" line="194"/>
         <source>Model ready.</source>
         <translation>模型已就绪。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="186"/>
+        <location filename="../../app/ui/main_window.py" line="196"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="192"/>
+        <location filename="../../app/ui/main_window.py" line="202"/>
         <source>The model could not be loaded.</source>
         <translation>无法加载模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="193"/>
+        <location filename="../../app/ui/main_window.py" line="203"/>
         <source>Choose another file with File › Open model file…</source>
         <translation>请通过“文件 › 打开模型文件…”选择其他文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="198"/>
+        <location filename="../../app/ui/main_window.py" line="208"/>
         <source>Open model file</source>
         <translation>打开模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="199"/>
+        <location filename="../../app/ui/main_window.py" line="209"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="208"/>
+        <location filename="../../app/ui/main_window.py" line="218"/>
         <source>Not a usable model</source>
         <translation>不是可用的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="230"/>
+        <location filename="../../app/ui/main_window.py" line="240"/>
         <source>no model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="231"/>
+        <location filename="../../app/ui/main_window.py" line="241"/>
         <source>About Kestrel</source>
         <translation>关于 Kestrel</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="232"/>
+        <location filename="../../app/ui/main_window.py" line="242"/>
         <source>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;Runs language models entirely on this computer with llama.cpp. Nothing leaves your machine.&lt;/p&gt;&lt;p&gt;Engine: %2&lt;/p&gt;</source>
         <translation>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp，完全在这台电脑上运行语言模型。任何数据都不会离开你的电脑。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
     </message>
@@ -1955,152 +1960,152 @@ Ctrl+Enter translates.</source>
 <context>
     <name>SummarizePanel</name>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="81"/>
+        <location filename="../../app/ui/summarize/panel.py" line="80"/>
         <source>No document yet.</source>
         <translation>尚未打开文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="121"/>
+        <location filename="../../app/ui/summarize/panel.py" line="120"/>
         <source>Can&apos;t use this: %1</source>
         <translation>无法使用：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="138"/>
+        <location filename="../../app/ui/summarize/panel.py" line="137"/>
         <source>Open a document</source>
         <translation>打开文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="139"/>
+        <location filename="../../app/ui/summarize/panel.py" line="138"/>
         <source>All files</source>
         <translation>所有文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="139"/>
+        <location filename="../../app/ui/summarize/panel.py" line="138"/>
         <source>Documents</source>
         <translation>文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="152"/>
+        <location filename="../../app/ui/summarize/panel.py" line="151"/>
         <source>The clipboard holds no text to summarize.</source>
         <translation>剪贴板中没有可供摘要的文本。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="159"/>
+        <location filename="../../app/ui/summarize/panel.py" line="158"/>
         <source>Pasted text</source>
         <translation>粘贴的文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="163"/>
+        <location filename="../../app/ui/summarize/panel.py" line="162"/>
         <source>A summary is running: cancel it before opening another document.</source>
         <translation>正在生成摘要：请先取消，再打开其他文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="169"/>
+        <location filename="../../app/ui/summarize/panel.py" line="168"/>
         <source>Reading %1…</source>
         <translation>正在读取 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="192"/>
+        <location filename="../../app/ui/summarize/panel.py" line="191"/>
         <source>No document loaded.</source>
         <translation>未加载文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="207"/>
+        <location filename="../../app/ui/summarize/panel.py" line="206"/>
         <source>This is a very large document (%1 MB). It is read piece by piece, but summarizing all of it will take a long time; finished parts are kept if you cancel.</source>
         <translation>这是一个非常大的文档（%1 MB）。它会被逐段读取，但完整摘要需要很长时间；如果取消，已完成的部分会保留。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="219"/>
+        <location filename="../../app/ui/summarize/panel.py" line="218"/>
         <source>1 page</source>
         <translation>1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="219"/>
+        <location filename="../../app/ui/summarize/panel.py" line="218"/>
         <source>%1 pages</source>
         <translation>%1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="220"/>
+        <location filename="../../app/ui/summarize/panel.py" line="219"/>
         <source>%1 characters</source>
         <translation>%1 个字符</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="239"/>
+        <location filename="../../app/ui/summarize/panel.py" line="238"/>
         <source>Load a model to count tokens and estimate the time.</source>
         <translation>加载模型后才能统计 token 数并估算用时。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="246"/>
+        <location filename="../../app/ui/summarize/panel.py" line="245"/>
         <source>Counting tokens when the engine is free…</source>
         <translation>引擎空闲时将统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="255"/>
+        <location filename="../../app/ui/summarize/panel.py" line="254"/>
         <source>Counting tokens…</source>
         <translation>正在统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="264"/>
+        <location filename="../../app/ui/summarize/panel.py" line="263"/>
         <source>%1 tokens</source>
         <translation>%1 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="266"/>
+        <location filename="../../app/ui/summarize/panel.py" line="265"/>
         <source> · fits the context: one pass</source>
         <translation> · 可放入上下文：一次完成</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="268"/>
+        <location filename="../../app/ui/summarize/panel.py" line="267"/>
         <source> · %1 parts of up to %2 tokens</source>
         <translation> · 分 %1 部分，每部分最多 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="290"/>
+        <location filename="../../app/ui/summarize/panel.py" line="289"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="300"/>
+        <location filename="../../app/ui/summarize/panel.py" line="299"/>
         <source>Cancelling…</source>
         <translation>正在取消…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="310"/>
+        <location filename="../../app/ui/summarize/panel.py" line="309"/>
         <source>Part %1 of %2</source>
         <translation>第 %1 部分，共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="314"/>
+        <location filename="../../app/ui/summarize/panel.py" line="313"/>
         <source>Reading the whole document in one pass</source>
         <translation>正在一次读取整个文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="317"/>
+        <location filename="../../app/ui/summarize/panel.py" line="316"/>
         <source>Combining the parts</source>
         <translation>正在合并各部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="345"/>
+        <location filename="../../app/ui/summarize/panel.py" line="341"/>
         <source>Cancelled: %1 of %2 parts summarized (kept below)</source>
         <translation>已取消：已摘要 %1 / %2 部分（结果保留在下方）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="348"/>
+        <location filename="../../app/ui/summarize/panel.py" line="344"/>
         <source>Done in %1 · %2 parts</source>
         <translation>完成，用时 %1 · 共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="351"/>
+        <location filename="../../app/ui/summarize/panel.py" line="347"/>
         <source> (%1 from the cache)</source>
         <translation>（其中 %1 部分来自缓存）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="353"/>
+        <location filename="../../app/ui/summarize/panel.py" line="349"/>
         <source> · %1 tokens read at %2 tok/s</source>
         <translation> · 已读取 %1 个 token（%2 tok/s）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="373"/>
+        <location filename="../../app/ui/summarize/panel.py" line="369"/>
         <source>The summary could not be made.</source>
         <translation>无法生成摘要。</translation>
     </message>

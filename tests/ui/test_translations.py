@@ -184,7 +184,7 @@ def test_the_main_window_speaks_chinese(zh: Settings, qtbot: QtBot, tmp_path: Pa
         assert menus == ["文件(&F)", "帮助(&H)"]
         assert window.new_chat_action.text() == "新建对话(&N)"
         assert window.chat.send_button.text() == "发送"
-        assert [window.tabs.tabText(i) for i in range(window.tabs.count())][:3] == ["聊天", "翻译", "模型"]
+        assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["聊天", "翻译", "摘要", "模型"]
         # Strings filed without a context by lupdate, looked up under the panel's at run time:
         assert window.models.table.toolTip().startswith("将 .gguf 文件拖放到此处")  # common.py tr()
         assert window.translate_panel.tr("Segment %1 of %2") == "第 %1 段，共 %2 段"  # StatusMixin
