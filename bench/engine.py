@@ -43,10 +43,12 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def kestrel_decode(engine: LlamaEngine, n_tokens: int) -> tuple[float, int]:
+def kestrel_decode(engine: LlamaEngine, tokens: list[int], n_tokens: int) -> tuple[float, int]:
+    """Kestrel's full streaming path (sampling chain, UTF-8 and stop handling, stats, progress)
+    on exactly the prompt tokens the bare loop gets, so both decode the same greedy sequence."""
     engine._trim_cache(0)  # same starting state as the bare loop: empty cache
     params = GenerationParams(max_tokens=n_tokens, temperature=0.0)
-    for _ in engine.stream(PROMPT, params):
+    for _ in engine.stream_tokens(tokens, params, on_progress=lambda _live: None):
         pass
     stats = engine.last_stats
     assert stats is not None
@@ -118,13 +120,13 @@ def main() -> int:
     rss_after = rss_mb()
     tokens, _ = engine.prompt_tokens(PROMPT)
 
-    kestrel_decode(engine, 16)  # warm-up: first graph allocation is slow
+    kestrel_decode(engine, tokens, 16)  # warm-up: first graph allocation is slow
     bare_decode(engine, tokens, 16)
     kestrel_runs: list[float] = []
     bare_runs: list[float] = []
     counts: list[int] = []
     for _ in range(args.rounds):
-        tps, n = kestrel_decode(engine, args.tokens)
+        tps, n = kestrel_decode(engine, tokens, args.tokens)
         kestrel_runs.append(tps)
         counts.append(n)
         tps, n = bare_decode(engine, tokens, args.tokens)
