@@ -50,7 +50,8 @@ class SourceDocument:
         return translation, True
 
     def render(self, translations: Sequence[str | None]) -> bytes:
-        raise NotImplementedError
+        """The translated document in its own format; plain UTF-8 text unless a subclass knows better."""
+        return self.render_text(translations).encode("utf-8")
 
     def render_text(self, translations: Sequence[str | None]) -> str:
         """The translated document as text (for DOCX/HTML: the segments, one per paragraph)."""

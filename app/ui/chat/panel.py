@@ -33,6 +33,7 @@ from app.ui.chat.input_box import InputBox
 from app.ui.chat.message_view import MessageView, MessageWidget
 from app.ui.chat.sidebar import ConversationSidebar
 from app.ui.worker import EngineController
+from app.ui.banner import show_banner
 
 FLUSH_MS = 33  # at most ~30 repaints a second
 MARKDOWN_MS = 80  # re-render Markdown this long after the last flush
@@ -429,11 +430,7 @@ class ChatPanel(QWidget):
         self.sidebar.new_button.setEnabled(not self.generating)
 
     def _show_banner(self, text: str, *, error: bool) -> None:
-        self.banner.setText(text)
-        self.banner.setProperty("error", error)
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
-        self.banner.setVisible(True)
+        show_banner(self.banner, text, error=error)
 
     def _hide_banner(self) -> None:
         self.banner.setVisible(False)

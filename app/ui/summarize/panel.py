@@ -31,6 +31,7 @@ from app.llm.types import Engine, GenerationStats, LoadedModel
 from app.ui.summarize.results import ResultArea
 from app.ui.summarize.widgets import PANEL_STYLE, ControlBar, DropZone, file_filter, local_files
 from app.ui.worker import EngineController
+from app.ui.banner import show_banner
 
 
 def eta_text(seconds: float) -> str:
@@ -419,11 +420,7 @@ class SummarizePanel(QWidget):
         self.zone.setEnabled(not self.running)
 
     def _show_banner(self, text: str, *, error: bool) -> None:
-        self.banner.setText(text)
-        self.banner.setProperty("error", error)
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
-        self.banner.setVisible(True)
+        show_banner(self.banner, text, error=error)
 
     def _hide_banner(self) -> None:
         self.banner.setVisible(False)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPlainTextEd
 
 from app.core.translate import SegmentDone, TranslationResult, TranslationWarning
 from app.ui.translate import names
+from app.ui.banner import show_banner
 
 # The panel's own look (kestrel.qss styles the rest of the app the same way).
 STYLE = (
@@ -44,11 +45,7 @@ class StatusMixin:
         def tr(self, text: str, disambiguation: str | None = None, n: int = -1) -> str: ...  # QWidget's
 
     def _show_banner(self, text: str, *, error: bool) -> None:
-        self.banner.setText(text)
-        self.banner.setProperty("error", error)
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
-        self.banner.setVisible(True)
+        show_banner(self.banner, text, error=error)
 
     def _hide_banner(self) -> None:
         self.banner.setVisible(False)
