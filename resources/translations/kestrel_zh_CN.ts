@@ -69,42 +69,42 @@
         <translation>还没有模型。可将 .gguf 文件拖放到此处、使用“添加模型文件…”，或在下方下载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="57"/>
+        <location filename="../../app/ui/translate/status.py" line="54"/>
         <source>Segment %1: %2</source>
         <translation>第 %1 段：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="74"/>
+        <location filename="../../app/ui/translate/status.py" line="71"/>
         <source>Segment %1 of %2</source>
         <translation>第 %1 段，共 %2 段</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="76"/>
+        <location filename="../../app/ui/translate/status.py" line="73"/>
         <source>about %1 left</source>
         <translation>剩余约 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="83"/>
+        <location filename="../../app/ui/translate/status.py" line="80"/>
         <source>Stopped: %1 of %2 segments translated; the rest stays in the source language.</source>
         <translation>已停止：已翻译 %1 / %2 段；其余部分保留原文。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="85"/>
+        <location filename="../../app/ui/translate/status.py" line="82"/>
         <source>Translated %1 of %2 segments in %3.</source>
         <translation>已翻译 %1 / %2 段，用时 %3。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="88"/>
+        <location filename="../../app/ui/translate/status.py" line="85"/>
         <source>Source: %1 (detected).</source>
         <translation>源语言：%1（自动检测）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="92"/>
+        <location filename="../../app/ui/translate/status.py" line="89"/>
         <source>1 warning below.</source>
         <translation>下方有 1 条警告。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="92"/>
+        <location filename="../../app/ui/translate/status.py" line="89"/>
         <source>%1 warnings below.</source>
         <translation>下方有 %1 条警告。</translation>
     </message>
@@ -135,75 +135,75 @@
 <context>
     <name>ChatPanel</name>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="82"/>
-        <location filename="../../app/ui/chat/panel.py" line="196"/>
+        <location filename="../../app/ui/chat/panel.py" line="85"/>
+        <location filename="../../app/ui/chat/panel.py" line="184"/>
         <source>New chat</source>
         <translation>新建对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="86"/>
+        <location filename="../../app/ui/chat/panel.py" line="89"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="88"/>
+        <location filename="../../app/ui/chat/panel.py" line="91"/>
         <source>Instructions the model sees before this conversation</source>
         <translation>模型在本对话开始前读到的指令</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="117"/>
+        <location filename="../../app/ui/chat/panel.py" line="120"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="120"/>
+        <location filename="../../app/ui/chat/panel.py" line="123"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="122"/>
+        <location filename="../../app/ui/chat/panel.py" line="125"/>
         <source>Cancel edit</source>
         <translation>取消编辑</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="184"/>
+        <location filename="../../app/ui/chat/panel.py" line="172"/>
         <source>Copied to the clipboard</source>
         <translation>已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="208"/>
+        <location filename="../../app/ui/chat/panel.py" line="196"/>
         <source>Stop the current answer before switching chats.</source>
         <translation>请先停止当前回答，再切换对话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="281"/>
+        <location filename="../../app/ui/chat/panel.py" line="269"/>
         <source>Editing a sent message: sending replaces it and every later message.</source>
         <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/panel.py" line="340"/>
+        <location filename="../../app/ui/chat/panel.py" line="328"/>
         <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
         <translation>
             <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="392"/>
+        <location filename="../../app/ui/chat/panel.py" line="380"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="410"/>
+        <location filename="../../app/ui/chat/budget.py" line="21"/>
         <source>Context: %1 / %2 tokens, %3 kept for the answer</source>
         <translation>上下文：%1 / %2 个 token，其中 %3 个预留给回答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="414"/>
+        <location filename="../../app/ui/chat/budget.py" line="25"/>
         <source> — too long: the oldest turns will be left out</source>
         <translation>——过长：将略去最早的几轮对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="416"/>
+        <location filename="../../app/ui/chat/budget.py" line="27"/>
         <source> — too long: sending will be refused</source>
         <translation>——过长：将无法发送</translation>
     </message>
@@ -1601,62 +1601,62 @@
 <context>
     <name>ResultArea</name>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="105"/>
+        <location filename="../../app/ui/summarize/results.py" line="106"/>
         <source>The summary appears here, one point per part of the document. Click a point&apos;s source to read the text it came from.</source>
         <translation>摘要会显示在这里，文档的每个部分对应一条要点。点击要点的出处即可阅读对应原文。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="116"/>
+        <location filename="../../app/ui/summarize/results.py" line="117"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="118"/>
+        <location filename="../../app/ui/summarize/results.py" line="119"/>
         <source>Copy the summary as Markdown</source>
         <translation>以 Markdown 格式复制摘要</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="119"/>
+        <location filename="../../app/ui/summarize/results.py" line="120"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="121"/>
+        <location filename="../../app/ui/summarize/results.py" line="122"/>
         <source>Save the summary as Markdown or plain text</source>
         <translation>将摘要保存为 Markdown 或纯文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="194"/>
+        <location filename="../../app/ui/summarize/results.py" line="192"/>
         <source>The text of a very large document is not kept in memory: open the file at %1.</source>
         <translation>超大文档的文本不会保存在内存中：请打开位于 %1 的文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="195"/>
+        <location filename="../../app/ui/summarize/results.py" line="193"/>
         <source>Source: %1</source>
         <translation>出处：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="200"/>
+        <location filename="../../app/ui/summarize/results.py" line="198"/>
         <source>Summary copied to the clipboard</source>
         <translation>摘要已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="208"/>
+        <location filename="../../app/ui/summarize/results.py" line="206"/>
         <source>Export summary</source>
         <translation>导出摘要</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="209"/>
+        <location filename="../../app/ui/summarize/results.py" line="207"/>
         <source>Markdown (*.md);;Plain text (*.txt)</source>
         <translation>Markdown (*.md);;纯文本 (*.txt)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="219"/>
+        <location filename="../../app/ui/summarize/results.py" line="217"/>
         <source>Could not save %1: %2</source>
         <translation>无法保存 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="222"/>
+        <location filename="../../app/ui/summarize/results.py" line="220"/>
         <source>Summary exported to %1</source>
         <translation>摘要已导出到 %1</translation>
     </message>
@@ -1926,7 +1926,7 @@ Ctrl+Enter translates.</source>
 <context>
     <name>SourcePane</name>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="74"/>
+        <location filename="../../app/ui/summarize/results.py" line="75"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -1960,152 +1960,152 @@ Ctrl+Enter translates.</source>
 <context>
     <name>SummarizePanel</name>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="80"/>
+        <location filename="../../app/ui/summarize/panel.py" line="81"/>
         <source>No document yet.</source>
         <translation>尚未打开文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="120"/>
+        <location filename="../../app/ui/summarize/panel.py" line="121"/>
         <source>Can&apos;t use this: %1</source>
         <translation>无法使用：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="137"/>
+        <location filename="../../app/ui/summarize/panel.py" line="138"/>
         <source>Open a document</source>
         <translation>打开文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="138"/>
+        <location filename="../../app/ui/summarize/panel.py" line="139"/>
         <source>All files</source>
         <translation>所有文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="138"/>
+        <location filename="../../app/ui/summarize/panel.py" line="139"/>
         <source>Documents</source>
         <translation>文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="151"/>
+        <location filename="../../app/ui/summarize/panel.py" line="152"/>
         <source>The clipboard holds no text to summarize.</source>
         <translation>剪贴板中没有可供摘要的文本。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="158"/>
+        <location filename="../../app/ui/summarize/panel.py" line="159"/>
         <source>Pasted text</source>
         <translation>粘贴的文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="162"/>
+        <location filename="../../app/ui/summarize/panel.py" line="163"/>
         <source>A summary is running: cancel it before opening another document.</source>
         <translation>正在生成摘要：请先取消，再打开其他文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="168"/>
+        <location filename="../../app/ui/summarize/panel.py" line="169"/>
         <source>Reading %1…</source>
         <translation>正在读取 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="191"/>
+        <location filename="../../app/ui/summarize/panel.py" line="192"/>
         <source>No document loaded.</source>
         <translation>未加载文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="206"/>
+        <location filename="../../app/ui/summarize/panel.py" line="207"/>
         <source>This is a very large document (%1 MB). It is read piece by piece, but summarizing all of it will take a long time; finished parts are kept if you cancel.</source>
         <translation>这是一个非常大的文档（%1 MB）。它会被逐段读取，但完整摘要需要很长时间；如果取消，已完成的部分会保留。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="218"/>
+        <location filename="../../app/ui/summarize/panel.py" line="219"/>
         <source>1 page</source>
         <translation>1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="218"/>
+        <location filename="../../app/ui/summarize/panel.py" line="219"/>
         <source>%1 pages</source>
         <translation>%1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="219"/>
+        <location filename="../../app/ui/summarize/panel.py" line="220"/>
         <source>%1 characters</source>
         <translation>%1 个字符</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="238"/>
+        <location filename="../../app/ui/summarize/panel.py" line="239"/>
         <source>Load a model to count tokens and estimate the time.</source>
         <translation>加载模型后才能统计 token 数并估算用时。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="245"/>
+        <location filename="../../app/ui/summarize/panel.py" line="246"/>
         <source>Counting tokens when the engine is free…</source>
         <translation>引擎空闲时将统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="254"/>
+        <location filename="../../app/ui/summarize/panel.py" line="255"/>
         <source>Counting tokens…</source>
         <translation>正在统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="263"/>
+        <location filename="../../app/ui/summarize/panel.py" line="264"/>
         <source>%1 tokens</source>
         <translation>%1 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="265"/>
+        <location filename="../../app/ui/summarize/panel.py" line="266"/>
         <source> · fits the context: one pass</source>
         <translation> · 可放入上下文：一次完成</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="267"/>
+        <location filename="../../app/ui/summarize/panel.py" line="268"/>
         <source> · %1 parts of up to %2 tokens</source>
         <translation> · 分 %1 部分，每部分最多 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="289"/>
+        <location filename="../../app/ui/summarize/panel.py" line="290"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="299"/>
+        <location filename="../../app/ui/summarize/panel.py" line="300"/>
         <source>Cancelling…</source>
         <translation>正在取消…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="309"/>
+        <location filename="../../app/ui/summarize/panel.py" line="310"/>
         <source>Part %1 of %2</source>
         <translation>第 %1 部分，共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="313"/>
+        <location filename="../../app/ui/summarize/panel.py" line="314"/>
         <source>Reading the whole document in one pass</source>
         <translation>正在一次读取整个文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="316"/>
+        <location filename="../../app/ui/summarize/panel.py" line="317"/>
         <source>Combining the parts</source>
         <translation>正在合并各部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="341"/>
+        <location filename="../../app/ui/summarize/panel.py" line="342"/>
         <source>Cancelled: %1 of %2 parts summarized (kept below)</source>
         <translation>已取消：已摘要 %1 / %2 部分（结果保留在下方）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="344"/>
+        <location filename="../../app/ui/summarize/panel.py" line="345"/>
         <source>Done in %1 · %2 parts</source>
         <translation>完成，用时 %1 · 共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="347"/>
+        <location filename="../../app/ui/summarize/panel.py" line="348"/>
         <source> (%1 from the cache)</source>
         <translation>（其中 %1 部分来自缓存）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="349"/>
+        <location filename="../../app/ui/summarize/panel.py" line="350"/>
         <source> · %1 tokens read at %2 tok/s</source>
         <translation> · 已读取 %1 个 token（%2 tok/s）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="369"/>
+        <location filename="../../app/ui/summarize/panel.py" line="370"/>
         <source>The summary could not be made.</source>
         <translation>无法生成摘要。</translation>
     </message>
@@ -2113,113 +2113,113 @@ Ctrl+Enter translates.</source>
 <context>
     <name>TranslatePanel</name>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="97"/>
+        <location filename="../../app/ui/translate/panel.py" line="98"/>
         <source>Swap languages</source>
         <translation>交换语言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="100"/>
+        <location filename="../../app/ui/translate/panel.py" line="101"/>
         <source>Open document…</source>
         <translation>打开文档…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="102"/>
+        <location filename="../../app/ui/translate/panel.py" line="103"/>
         <source>Glossary…</source>
         <translation>术语表…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="118"/>
+        <location filename="../../app/ui/translate/panel.py" line="119"/>
         <source>Back to text</source>
         <translation>返回文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="134"/>
+        <location filename="../../app/ui/translate/panel.py" line="135"/>
         <source>The translation appears here.</source>
         <translation>译文会显示在这里。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="154"/>
+        <location filename="../../app/ui/translate/panel.py" line="155"/>
         <source>%v / %m segments</source>
         <translation>%v / %m 段</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="161"/>
+        <location filename="../../app/ui/translate/panel.py" line="162"/>
         <source>Translate</source>
         <translation>翻译</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="163"/>
+        <location filename="../../app/ui/translate/panel.py" line="164"/>
         <source>Translate (Ctrl+Enter)</source>
         <translation>翻译 (Ctrl+Enter)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="165"/>
+        <location filename="../../app/ui/translate/panel.py" line="166"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="167"/>
+        <location filename="../../app/ui/translate/panel.py" line="168"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="169"/>
-        <location filename="../../app/ui/translate/panel.py" line="405"/>
+        <location filename="../../app/ui/translate/panel.py" line="170"/>
+        <location filename="../../app/ui/translate/panel.py" line="398"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="259"/>
+        <location filename="../../app/ui/translate/panel.py" line="252"/>
         <source>Auto (detected: %1)</source>
         <translation>自动（检测到：%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="261"/>
+        <location filename="../../app/ui/translate/panel.py" line="254"/>
         <source>Auto-detect</source>
         <translation>自动检测</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="271"/>
+        <location filename="../../app/ui/translate/panel.py" line="264"/>
         <source>Choose the source language first: it could not be detected.</source>
         <translation>请先选择源语言：无法自动检测。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="299"/>
+        <location filename="../../app/ui/translate/panel.py" line="292"/>
         <source>Type or paste some text first, or open a document.</source>
         <translation>请先输入或粘贴文本，或打开一个文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="303"/>
+        <location filename="../../app/ui/translate/panel.py" line="296"/>
         <source>Nothing to translate: the text has no words.</source>
         <translation>没有可翻译的内容：文本中没有文字。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="308"/>
+        <location filename="../../app/ui/translate/panel.py" line="301"/>
         <source>No model is loaded yet. Wait for it, or open one with File › Open model file…</source>
         <translation>尚未加载模型。请稍候，或通过“文件 › 打开模型文件…”打开一个。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="312"/>
+        <location filename="../../app/ui/translate/panel.py" line="305"/>
         <source>The model is busy with another answer. Try again when it has finished.</source>
         <translation>模型正在生成其他回答。请等它完成后再试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="318"/>
+        <location filename="../../app/ui/translate/panel.py" line="311"/>
         <source>The source and target languages are the same.</source>
         <translation>源语言和目标语言相同。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="337"/>
+        <location filename="../../app/ui/translate/panel.py" line="330"/>
         <source>Translating…</source>
         <translation>正在翻译…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="394"/>
+        <location filename="../../app/ui/translate/panel.py" line="387"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="405"/>
+        <location filename="../../app/ui/translate/panel.py" line="398"/>
         <source>Save document…</source>
         <translation>保存文档…</translation>
     </message>

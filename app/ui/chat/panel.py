@@ -34,6 +34,8 @@ from app.ui.chat.message_view import MessageView, MessageWidget
 from app.ui.chat.sidebar import ConversationSidebar
 from app.ui.worker import EngineController
 from app.ui.banner import show_banner
+from app.ui.chat.budget import BudgetLabel
+from app.ui.timers import make_timer
 
 FLUSH_MS = 33  # at most ~30 repaints a second
 MARKDOWN_MS = 80  # re-render Markdown this long after the last flush
@@ -127,8 +129,7 @@ class ChatPanel(QWidget):
         buttons.addWidget(self.cancel_edit_button)
         row.addLayout(buttons)
         bottom.addLayout(row)
-        self.budget_label = QLabel("")
-        self.budget_label.setObjectName("budgetLabel")
+        self.budget_label = BudgetLabel()
         bottom.addWidget(self.budget_label)
         column.addLayout(bottom)
 
@@ -141,25 +142,11 @@ class ChatPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setInterval(FLUSH_MS)
-        self._flush_timer.timeout.connect(self._flush)
-        self._markdown_timer = QTimer(self)
-        self._markdown_timer.setSingleShot(True)
-        self._markdown_timer.setInterval(MARKDOWN_MS)
-        self._markdown_timer.timeout.connect(self._render_markdown)
-        self._budget_timer = QTimer(self)
-        self._budget_timer.setSingleShot(True)
-        self._budget_timer.setInterval(BUDGET_MS)
-        self._budget_timer.timeout.connect(self._request_budget)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(0)
-        self._refresh_timer.timeout.connect(self.sidebar.refresh)
-        self._system_timer = QTimer(self)
-        self._system_timer.setSingleShot(True)
-        self._system_timer.setInterval(500)
-        self._system_timer.timeout.connect(self._save_system_prompt)
+        self._flush_timer = make_timer(self, FLUSH_MS, self._flush, single_shot=False)
+        self._markdown_timer = make_timer(self, MARKDOWN_MS, self._render_markdown)
+        self._budget_timer = make_timer(self, BUDGET_MS, self._request_budget)
+        self._refresh_timer = make_timer(self, 0, self.sidebar.refresh)
+        self._system_timer = make_timer(self, 500, self._save_system_prompt)
 
     def _connect(self) -> None:
         c = self.controller
@@ -408,17 +395,7 @@ class ChatPanel(QWidget):
         if ticket != self._budget_ticket or model is None or tokens < 0:
             return
         reserve = answer_reserve(model.n_ctx, self.settings.get_int("max_tokens"))
-        text = self.tr("Context: %1 / %2 tokens, %3 kept for the answer").replace(
-            "%1", f"{tokens:,}").replace("%2", f"{model.n_ctx:,}").replace("%3", f"{reserve:,}")
-        over = tokens + reserve > model.n_ctx
-        if over and self.settings.get_str("context_overflow") == "drop_oldest":
-            text += self.tr(" — too long: the oldest turns will be left out")
-        elif over:
-            text += self.tr(" — too long: sending will be refused")
-        self.budget_label.setText(text)
-        self.budget_label.setProperty("over", over)
-        self.budget_label.style().unpolish(self.budget_label)
-        self.budget_label.style().polish(self.budget_label)
+        self.budget_label.show_budget(tokens, model.n_ctx, reserve, self.settings.get_str("context_overflow"))
 
     # ---- state -----------------------------------------------------------------------
     def _update_controls(self) -> None:

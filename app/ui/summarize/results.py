@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.summarize import SummaryProgress, SummaryResult, render_markdown, render_text
+from app.ui.timers import make_timer
 
 RENDER_MS = 100  # while streaming, re-render at most ten times a second
 
@@ -129,10 +130,7 @@ class ResultArea(QWidget):
         self.streamed_points: list[str] = []
         self._partial = ""
         self._single = False
-        self._render_timer = QTimer(self)
-        self._render_timer.setSingleShot(True)
-        self._render_timer.setInterval(RENDER_MS)
-        self._render_timer.timeout.connect(self._render_stream)
+        self._render_timer = make_timer(self, RENDER_MS, self._render_stream)
         self._update_buttons()
 
     def reset(self) -> None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -47,6 +47,7 @@ from app.ui.translate.files import FilesMixin, glossary_path, state_path
 from app.ui.translate.source_edit import SourceEdit
 from app.ui.translate.status import STYLE, StatusMixin
 from app.ui.worker import EngineController
+from app.ui.timers import make_timer
 
 FLUSH_MS = 33
 DETECT_MS = 400
@@ -184,17 +185,9 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE)
 
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setInterval(FLUSH_MS)
-        self._flush_timer.timeout.connect(self._flush)
-        self._detect_timer = QTimer(self)
-        self._detect_timer.setSingleShot(True)
-        self._detect_timer.setInterval(DETECT_MS)
-        self._detect_timer.timeout.connect(self._detect)
-        self._save_timer = QTimer(self)
-        self._save_timer.setSingleShot(True)
-        self._save_timer.setInterval(SAVE_MS)
-        self._save_timer.timeout.connect(self._save_state)
+        self._flush_timer = make_timer(self, FLUSH_MS, self._flush, single_shot=False)
+        self._detect_timer = make_timer(self, DETECT_MS, self._detect)
+        self._save_timer = make_timer(self, SAVE_MS, self._save_state)
 
     def _connect(self) -> None:
         c = self.controller
