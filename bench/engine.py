@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.starter import ensure_starter_model  # noqa: E402
-from app.llm import native  # noqa: E402
-from app.llm.engine import LlamaEngine, default_threads  # noqa: E402
-from app.llm.types import ChatMessage, GenerationParams, LoadParams  # noqa: E402
+from app.engines.contract import ChatMessage, GenerationParams, LocalModel
+from app.engines.llama import native
+from app.engines.llama.engine import LlamaEngine, default_threads
+from app.models.starter import ensure_starter_model
 
 PROMPT = [ChatMessage("user", "Write a long, detailed story about a kestrel that lives in an old lighthouse.")]
 
@@ -38,7 +38,7 @@ def rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    import resource  # noqa: PLC0415
+    import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -51,7 +51,7 @@ def kestrel_decode(engine: LlamaEngine, tokens: list[int], n_tokens: int) -> tup
     for _ in engine.stream_tokens(tokens, params, on_progress=lambda _live: None):
         pass
     stats = engine.last_stats
-    assert stats is not None
+    assert stats is not None and stats.decode_tps is not None
     return stats.decode_tps, stats.completion_tokens
 
 
@@ -115,7 +115,7 @@ def main() -> int:
     model = args.model or ensure_starter_model()
     before = rss_mb()
     engine = LlamaEngine()
-    loaded = engine.load(LoadParams(model_path=model, n_ctx=4096, n_threads=args.threads,
+    loaded = engine.load(LocalModel(path=model, n_ctx=4096, n_threads=args.threads,
                                     n_gpu_layers=args.gpu_layers))
     rss_after = rss_mb()
     tokens, _ = engine.prompt_tokens(PROMPT)
@@ -143,6 +143,7 @@ def main() -> int:
     list(engine.stream(history, params))
     follow = engine.last_stats
     assert first is not None and follow is not None
+    assert first.ttft_s is not None and follow.ttft_s is not None
 
     result = {
         "model": loaded.name, "quant": loaded.quant, "backend": loaded.backend,

@@ -27,18 +27,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.extract import extract_text  # noqa: E402
-from app.core.starter import ensure_starter_model  # noqa: E402
-from app.core.summarize import (  # noqa: E402
-    SummaryCache,
-    SummaryOptions,
-    SummaryProgress,
-    detect_language,
-    plan_summary,
-    summarize,
-)
-from app.llm.engine import LlamaEngine  # noqa: E402
-from app.llm.types import ChatMessage, GenerationParams, LoadParams  # noqa: E402
+from app.base.languages import detect_language
+from app.documents.extract import extract_text
+from app.engines.contract import ChatMessage, GenerationParams, LocalModel
+from app.engines.llama.engine import LlamaEngine
+from app.models.starter import ensure_starter_model
+from app.summarize.cache import SummaryCache
+from app.summarize.options import SummaryOptions
+from app.summarize.plan import plan_summary
+from app.summarize.results import SummaryProgress
+from app.summarize.run import summarize
 
 GOAL = 0.85
 SUBJECTS = ["the kestrel", "the river delta", "the old lighthouse", "the copper mine", "the tea road", "the glassworks",
@@ -70,7 +68,8 @@ def make_document(approx_tokens: int, seed: int = 7) -> str:
         parts.append(f"## {section}. On {subject}")
         for _ in range(rng.randint(3, 6)):
             sentences = [f"{rng.choice(['This chapter', 'The account', 'A letter', 'The survey'])} "
-                         f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} near {subject}, in the year {rng.randint(1700, 1950)}."
+                         f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} near {subject}, "
+                         f"in the year {rng.randint(1700, 1950)}."
                          for _ in range(rng.randint(4, 8))]
             paragraph = " ".join(sentences)
             parts.append(paragraph)
@@ -103,7 +102,7 @@ def main() -> int:
 
     model = args.model or ensure_starter_model()
     engine = LlamaEngine()
-    loaded = engine.load(LoadParams(model_path=model, n_ctx=args.n_ctx, n_threads=args.threads, n_gpu_layers=0))
+    loaded = engine.load(LocalModel(path=model, n_ctx=args.n_ctx, n_threads=args.threads, n_gpu_layers=0))
     print(f"model {loaded.name} ({loaded.quant}), n_ctx {loaded.n_ctx}, backend {loaded.backend}")
     detect_language("Warm the language detector up, as the app does once per session.")
     warm = make_document(1200, seed=99)  # a long first prefill: weights paged in, buffers sized
@@ -157,7 +156,8 @@ def main() -> int:
     print(f"pipeline: {result.input_tokens:,} input tokens in {pipeline_s:.1f} s = {pipe_tps:.1f} tok/s "
           f"({result.chunks_summarized}/{result.chunks} chunks, mode {result.mode}, preset {args.preset}, "
           f"map answers <= {plan.map_tokens} tokens, decode {result.decode_tps:.1f} tok/s)")
-    print(f"raw prompt speed on the same chunks: {raw_tps:.1f} tok/s ({raw_evaluated:,} tokens in {raw_prefill_s:.1f} s)")
+    print(f"raw prompt speed on the same chunks: {raw_tps:.1f} tok/s "
+          f"({raw_evaluated:,} tokens in {raw_prefill_s:.1f} s)")
     print(f"ratio {ratio:.3f} (goal >= {GOAL}): {verdict}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -37,6 +37,7 @@ Usage: python bench/ui_stream.py [--tps 1000] [--rounds 3] [--json]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -54,14 +55,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer, qInstallMessageHandler  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.core.history import History  # noqa: E402
-from app.core.settings import Settings  # noqa: E402
-from app.llm.fake import FakeEngine, _split_tokens  # noqa: E402
-from app.llm.types import LoadParams  # noqa: E402
+from app.base.settings import Settings  # noqa: E402
+from app.chat.history import History  # noqa: E402
+from app.engines.contract import LocalModel  # noqa: E402
+from app.engines.fake import FakeEngine, _split_tokens  # noqa: E402
 from app.ui.application import create_application  # noqa: E402
 from app.ui.chat import panel as panel_module  # noqa: E402
 from app.ui.chat.panel import ChatPanel  # noqa: E402
-from app.ui.worker import EngineController  # noqa: E402
+from app.ui.engine.controller import EngineController  # noqa: E402
 
 GOAL_STALL_MS = 50.0
 GOAL_RATIO = 1.2
@@ -153,7 +154,7 @@ class StallProbe:
         With ``ending_after`` the gaps that end after ``start`` and begin before ``end``.
         """
         best, at = 0.0, start
-        for a, b in zip(self.ticks, self.ticks[1:]):
+        for a, b in itertools.pairwise(self.ticks):
             if (b <= start or a > end) if ending_after else (b < start or b > end):
                 continue
             gap = (b - a) * 1000 - TIMER_PERIOD_MS
@@ -206,7 +207,7 @@ class MarkdownProbe:
     """Times the final Markdown render (``MessageWidget.set_content`` on the reply)."""
 
     def __init__(self) -> None:
-        from app.ui.chat.message_view import MessageWidget  # noqa: PLC0415
+        from app.ui.chat.message_view import MessageWidget
 
         self.calls: list[tuple[float, int]] = []
         original = MessageWidget.set_content
@@ -243,14 +244,13 @@ def stream_once(app: QApplication, panel: ChatPanel, history: History, text: str
     marks: dict[str, float] = {}
     controller = panel.controller
 
-    def on_delta(_rid: int, _t: str) -> None:
+    def on_delta(_text: str) -> None:
         marks.setdefault("first_delta", time.perf_counter())
         marks["last_delta"] = time.perf_counter()
 
-    def on_finished(_rid: int) -> None:  # connected after the panel: runs once it has finalised
+    def on_finished(_handle: object) -> None:  # after the handle's finished: the panel has finalised
         marks["finished"] = time.perf_counter()
 
-    controller.delta.connect(on_delta)
     controller.finished.connect(on_finished)
     paints = PaintProbe()
     flush.reset()
@@ -259,8 +259,9 @@ def stream_once(app: QApplication, panel: ChatPanel, history: History, text: str
     panel.input.setPlainText(text)
     marks["send"] = time.perf_counter()
     panel.send()
-    widget = panel._reply_widget
-    assert widget is not None, "send() did not start a reply (is the model loaded?)"
+    widget, request = panel._reply_widget, panel._request
+    assert widget is not None and request is not None, "send() did not start a reply (is the model loaded?)"
+    request.delta.connect(on_delta)  # after the panel's own connection, before any delta arrives
     reply_id = panel._reply_id
     widget.body.viewport().installEventFilter(paints)
     wait_until(app, lambda: "finished" in marks, 60)
@@ -268,7 +269,6 @@ def stream_once(app: QApplication, panel: ChatPanel, history: History, text: str
     stall.stop()
     flush.enabled = False
     widget.body.viewport().removeEventFilter(paints)
-    controller.delta.disconnect(on_delta)
     controller.finished.disconnect(on_finished)
 
     stream_stall, stream_at = stall.max_stall_ms(marks["send"], marks["last_delta"])
@@ -283,7 +283,7 @@ def stream_once(app: QApplication, panel: ChatPanel, history: History, text: str
         "stall_streaming_ms": stream_stall,
         "stall_streaming_at_s": stream_at - marks["first_delta"],
         "stall_finalising_ms": end_stall,
-        "frame_ms": [(b - a) * 1000 for a, b in zip(frames, frames[1:])],
+        "frame_ms": [(b - a) * 1000 for a, b in itertools.pairwise(frames)],
         "flush_ms": list(flush.flush_ms),
         "cycle_ms": list(flush.cycle_ms),
         "tokens_sent": len(_split_tokens(expected)),
@@ -355,13 +355,13 @@ def run(tps: float, rounds: int = 3) -> dict[str, object]:
     history = History(History.default_path())
     engine = FakeEngine(reply=lambda msgs: SHORT_ANSWER if msgs[-1].content == "warm up" else reply,
                         tokens_per_s=tps, prefill_tps=1e7, n_ctx=65536)
-    controller = EngineController(engine)
+    controller = EngineController(lambda _spec: engine)
     flush = FlushProbe()
     markdown = MarkdownProbe()
     panel = ChatPanel(controller, history, settings)
     panel.resize(1100, 720)
     panel.show()
-    controller.load(LoadParams(model_path=Path("fake.gguf"), n_ctx=65536))
+    controller.load(LocalModel(path=Path("fake.gguf"), n_ctx=65536))
     wait_until(app, lambda: controller.model is not None and not controller.busy, 10)
     stall = StallProbe()
     first_runs: list[dict[str, object]] = []

@@ -32,9 +32,9 @@ done
 
 case "${KESTREL_CMAKE_ARGS:-}" in
   *GGML_BACKEND_DL=ON*)
-    # llama-cpp-python never loads backend modules; app/llm/native.py must (see docs/install.md).
-    grep -q ggml_backend_load_all_from_path app/llm/native.py || {
-      echo "build_linux.sh: a GGML_BACKEND_DL build needs app/llm/native.py to load the backend modules" >&2
+    # llama-cpp-python never loads backend modules; app/engines/llama/native.py must (see docs/install.md).
+    grep -q ggml_backend_load_all_from_path app/engines/llama/native.py || {
+      echo "build_linux.sh: a GGML_BACKEND_DL build needs app/engines/llama/native.py to load the backend modules" >&2
       echo "  (ggml_backend_load_all_from_path); without it no model can load. Build without --release." >&2
       exit 1; } ;;
 esac

@@ -1,13 +1,13 @@
 """Entry script of the frozen Kestrel: the same commands as the installed ``kestrel``.
 
 No arguments open the desktop app; ``chat``, ``models``, ``quantize``, ``compare`` work as on
-the command line; ``_quantize-child`` is the quantizer's own child process (see app.cli.main).
+the command line; ``_quantize-child`` is the quantizer's own child process (see app.cli.main.main).
 """
 
 import multiprocessing
 import sys
 
-from app.cli import main
+from app.cli.main import main
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()  # llama_cpp imports multiprocessing; keep stray children harmless

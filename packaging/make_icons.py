@@ -33,11 +33,11 @@ def png_name(size: int) -> str:
 def render(svg: Path, sizes: tuple[int, ...]) -> dict[int, bytes]:
     """PNG bytes of the SVG drawn at each size (transparent background)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt  # noqa: PLC0415
-    from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: PLC0415
-    from PySide6.QtSvg import QSvgRenderer  # noqa: PLC0415
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+    from PySide6.QtGui import QGuiApplication, QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
 
-    _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])  # noqa: F841 - keeps Qt's state alive
+    _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])
     renderer = QSvgRenderer(str(svg))
     if not renderer.isValid():
         raise SystemExit(f"make_icons: cannot read {svg}")
@@ -63,7 +63,7 @@ def render(svg: Path, sizes: tuple[int, ...]) -> dict[int, bytes]:
 def write_all(dest: Path) -> list[Path]:
     """Write every PNG size, the .ico and the .icns into ``dest``; returns the files written."""
     try:
-        from PIL import Image  # noqa: PLC0415
+        from PIL import Image
     except ImportError as exc:
         raise SystemExit("make_icons: Pillow is needed for .ico/.icns "
                          "(pip install -r packaging/requirements-build.txt)") from exc
@@ -92,7 +92,7 @@ def write_all(dest: Path) -> list[Path]:
 def _pixels_differ(a: Path, b: Path, tolerance: int = 8) -> bool:
     """True when two PNGs differ by more than ``tolerance`` in any channel (Qt versions anti-alias
     a little differently, so a byte-for-byte comparison would be too strict)."""
-    from PySide6.QtGui import QImage  # noqa: PLC0415
+    from PySide6.QtGui import QImage
 
     ia, ib = QImage(str(a)), QImage(str(b))
     if ia.isNull() or ib.isNull() or ia.size() != ib.size():
@@ -100,7 +100,7 @@ def _pixels_differ(a: Path, b: Path, tolerance: int = 8) -> bool:
     ia = ia.convertToFormat(QImage.Format.Format_RGBA8888)
     ib = ib.convertToFormat(QImage.Format.Format_RGBA8888)
     da, db = bytes(ia.constBits()), bytes(ib.constBits())
-    return any(abs(x - y) > tolerance for x, y in zip(da, db))
+    return any(abs(x - y) > tolerance for x, y in zip(da, db, strict=True))
 
 
 def stale_files() -> list[str]:

@@ -3,6 +3,7 @@
 #
 #   bash packaging/setup.sh run    # create .venv, install Kestrel + starter model, open the app
 #   bash packaging/setup.sh test   # same environment plus test extras, then the whole test suite
+#   bash packaging/setup.sh check  # same environment plus test extras, then ruff, mypy and import-linter
 #
 # llama-cpp-python is compiled from source with CMAKE_ARGS="-DGGML_NATIVE=OFF" (a native
 # build emits AMX kernels that die with SIGILL on some VMs) and --no-cache-dir (pip's
@@ -14,8 +15,8 @@ set -euo pipefail
 
 mode="${1:-}"
 case "$mode" in
-  run|test|install) shift ;;
-  *) echo "usage: bash packaging/setup.sh run|test|install [args...]" >&2; exit 2 ;;
+  run|test|check|install) shift ;;
+  *) echo "usage: bash packaging/setup.sh run|test|check|install [args...]" >&2; exit 2 ;;
 esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,7 +54,7 @@ for lib in libxkbcommon.so.0 libxkbcommon-x11.so.0 libEGL.so.1 libGL.so.1 libfon
   ldconfig -p 2>/dev/null | grep -q "$lib" || need_libs=yes
 done
 # Xvfb and xdotool let the tests drive a real window from outside (skipped when absent).
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] || [ "$mode" = check ]; then
   command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1 || need_libs=yes
 fi
 if [ -n "$need_libs" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -103,7 +104,7 @@ if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$
 fi
 
 extras="starter"
-[ "$mode" = "test" ] && extras="starter,test"
+{ [ "$mode" = "test" ] || [ "$mode" = "check" ]; } && extras="starter,test"
 echo "==> installing Kestrel ($extras)"
 "${pip[@]}" install -e ".[${extras}]"
 
@@ -115,6 +116,12 @@ case "$mode" in
   test)
     echo "==> running the test suite"
     exec "$py" -m pytest "$@"
+    ;;
+  check)
+    echo "==> static checks: ruff, mypy (strict on the Qt-free packages), import-linter"
+    "$venv/bin/ruff" check .
+    "$venv/bin/mypy"
+    "$venv/bin/lint-imports"
     ;;
   install)
     echo "Kestrel is installed in $venv (run: $venv/bin/kestrel)"

@@ -70,7 +70,7 @@ def network_isolation() -> Isolation:
     """A command prefix that runs its argument without network access, where we can have one."""
     if shutil.which("unshare"):
         for prefix in (["unshare", "-n"], ["unshare", "-rn"]):
-            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
             if probe.returncode == 0:
                 return Isolation(prefix, f"no network ({' '.join(prefix)})")
     return Isolation([], "network NOT isolated (unshare unavailable here); HOME is still empty")
@@ -107,7 +107,7 @@ def check_libraries(bundle: Path) -> Result:
             if handle.read(4) != b"\x7fELF":
                 continue
         checked += 1
-        out = subprocess.run(["ldd", str(path)], capture_output=True, text=True, env=env).stdout
+        out = subprocess.run(["ldd", str(path)], capture_output=True, text=True, env=env, check=False).stdout
         lost = [line.split("=>")[0].strip() for line in out.splitlines() if "not found" in line]
         lost = [name for name in lost if not name.startswith(SYSTEM_PROVIDED)]
         if lost:
@@ -166,7 +166,7 @@ def check_cli(bundle: Path, isolation: Isolation | None = None, timeout_s: float
         if int(stats.get("completion_tokens", 0)) < 1 or not str(stats.get("text", "")).strip():
             raise SmokeFailure(f"no tokens were produced: {stats}")
         model_path = Path(stats.get("model_path", ""))
-        if STARTER_FILENAME != model_path.name or bundle.resolve() not in model_path.resolve().parents:
+        if model_path.name != STARTER_FILENAME or bundle.resolve() not in model_path.resolve().parents:
             raise SmokeFailure(f"expected the bundled starter model, got {model_path}")
         copies = ggufs_under(home)
         if copies:
@@ -222,7 +222,7 @@ class _Xvfb:
 
 def _xdotool(display: str, *args: str, timeout: float = 15.0, check: bool = True) -> str:
     try:
-        result = subprocess.run(["xdotool", *args], env=dict(os.environ, DISPLAY=display),
+        result = subprocess.run(["xdotool", *args], check=False, env=dict(os.environ, DISPLAY=display),
                                 capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise SmokeFailure(f"xdotool {' '.join(args)} timed out after {timeout:g} s") from None
@@ -306,7 +306,7 @@ def check_gui(bundle: Path, screenshot: Path | None = None, isolation: Isolation
                 shot = None
                 if screenshot is not None and shutil.which("import"):
                     screenshot.parent.mkdir(parents=True, exist_ok=True)
-                    subprocess.run(["import", "-window", "root", str(screenshot)],
+                    subprocess.run(["import", "-window", "root", str(screenshot)], check=False,
                                    env=dict(os.environ, DISPLAY=display), capture_output=True, timeout=30)
                     shot = str(screenshot) if screenshot.is_file() else None
                 _xdotool(display, "windowfocus", "--sync", window)

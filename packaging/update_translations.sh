@@ -6,7 +6,8 @@
 #   bash packaging/update_translations.sh --release  # lrelease only (the .ts left as it is)
 #   bash packaging/update_translations.sh --prune    # also drop messages no longer in the code
 #
-# Sources: every app/ui/**/*.py, found at run time (so new panels are picked up).
+# Sources: every app/ui/**/*.py, found at run time (so new panels are picked up), and
+# app/base/settings.py (setting titles, tabs and choice names, marked with QT_TRANSLATE_NOOP).
 # Translations: resources/translations/kestrel_<locale>.ts (today: zh_CN), compiled to
 # kestrel_<locale>.qm beside them; app/ui/application.py install_translation() loads those.
 #
@@ -64,6 +65,7 @@ trap 'rm -rf "$work"' EXIT
 sources=()
 while IFS= read -r -d '' file; do sources+=("$file"); done \
   < <(find app/ui -name '*.py' -not -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z)
+sources+=("app/base/settings.py")  # setting titles, tabs and choice names (QT_TRANSLATE_NOOP markers)
 [ "${#sources[@]}" -gt 0 ] || { echo "update_translations.sh: no sources under app/ui" >&2; exit 1; }
 
 # Writes $2: a .ts holding each empty-context message of $1 under its run-time context(s).

@@ -31,10 +31,10 @@ def starter_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def real_engine(starter_model: Path) -> Iterator[object]:
     """One loaded engine on the starter model, shared: loading costs ~0.5 s and 400 MB."""
-    from app.llm.engine import LlamaEngine
-    from app.llm.types import LoadParams
+    from app.engines.contract import LocalModel
+    from app.engines.llama.engine import LlamaEngine
 
     engine = LlamaEngine()
-    engine.load(LoadParams(model_path=starter_model, n_ctx=4096))
+    engine.load(LocalModel(path=starter_model, n_ctx=4096))
     yield engine
     engine.unload()

@@ -1,6 +1,6 @@
 """A stand-in for the Hugging Face hub, for tests: loopback only, bounded, with fault knobs.
 
-It answers what huggingface-hub and ``app.core.download`` ask for, the way the hub does:
+It answers what huggingface-hub and ``app.models.download`` ask for, the way the hub does:
 
 * ``GET /api/models/{repo}[/revision/{rev}]`` (``?blobs=true`` adds size, blobId and
   ``lfs {sha256, size, pointerSize}`` to each sibling) and ``GET /api/models/{repo}/tree/{rev}``;
@@ -35,8 +35,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -218,13 +218,13 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 10  # idle keep-alive connections close by themselves
     server_version = "FakeHub/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._dispatch(head=False)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._dispatch(head=True)
 
     # -- routing --
@@ -233,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         segs = split.path.split("/")[1:]
         self._req = Request(self.command, self.path, self.headers.get("Range"), 0,
-                            headers={k: v for k, v in self.headers.items()})
+                            headers=dict(self.headers.items()))
         self.hub._record(self._req)  # in arrival order; status and body_bytes fill in as it runs
         try:
             if segs[:2] == ["api", "models"] and len(segs) >= 4:
@@ -290,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if f.lfs:
                     sib["lfs"] = {"sha256": f.sha256, "size": len(f.data), "pointerSize": 135}
             siblings.append(sib)
-        owner = repo_id.split("/")[0]
+        owner = repo_id.split("/", maxsplit=1)[0]
         return {
             "_id": hashlib.md5(repo_id.encode(), usedforsecurity=False).hexdigest()[:24],
             "id": repo_id, "modelId": repo_id, "author": owner, "sha": self.hub.commit(repo_id),
@@ -439,7 +439,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost", "::ffff:127.0.0.1"}
 _guard_stack: list[list[str]] = []
-_guard_installed = False
+_guard_installed: list[bool] = []  # one True once the audit hook is in place
 _guard_lock = threading.Lock()
 
 
@@ -469,11 +469,10 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 @contextmanager
 def loopback_only() -> Iterator[list[str]]:
     """Refuse connections and lookups outside loopback; yields the list of refused attempts."""
-    global _guard_installed
     with _guard_lock:
         if not _guard_installed:
             sys.addaudithook(_audit)  # hooks cannot be removed, so it is inert when no guard is active
-            _guard_installed = True
+            _guard_installed.append(True)
     seen: list[str] = []
     _guard_stack.append(seen)
     try:

@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app import __version__
-from app.core.history import History
-from app.core.settings import Settings
-from app.llm.types import Engine
-
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-
-
-def resources_dir() -> Path:
-    """Resources beside the package (source tree) or inside a PyInstaller bundle."""
-    bundled = getattr(sys, "_MEIPASS", None)
-    return Path(bundled) / "resources" if bundled else RESOURCES
-
-
-def make_engine() -> Engine:
-    """The real engine; ``KESTREL_FAKE_ENGINE=1`` swaps in the scripted one (UI demos, benchmarks)."""
-    if os.environ.get("KESTREL_FAKE_ENGINE") == "1":
-        from app.llm.fake import FakeEngine  # noqa: PLC0415
-
-        return FakeEngine(tokens_per_s=float(os.environ.get("KESTREL_FAKE_TPS", "40")))
-    from app.llm.engine import LlamaEngine  # noqa: PLC0415
-
-    return LlamaEngine()
+from app.base.paths import resources_dir
+from app.base.settings import Settings
+from app.chat.history import History
+from app.engines.contract import EngineFactory
+from app.engines.factory import make_engine
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
-    assert isinstance(app, QApplication)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     app.setApplicationName("Kestrel")
     app.setApplicationDisplayName("Kestrel")
     app.setApplicationVersion(__version__)
@@ -64,17 +45,21 @@ def install_translation(app: QApplication, settings: Settings) -> None:
             app.installTranslator(qt_own)
 
 
-def run(model: str | None = None) -> int:
-    """Open the main window on the configured model (or ``model``) and run until it closes."""
+def run(model: str | None = None, engine_factory: EngineFactory = make_engine) -> int:
+    """Open the main window on the configured model (or ``model``) and run until it closes.
+
+    ``engine_factory`` decides which engine runs each model spec; demos, benchmarks and
+    the real-window test pass one that returns the fake engine.
+    """
+    from app.ui.engine.controller import EngineController  # noqa: PLC0415 - Qt widgets load only for the GUI
     from app.ui.main_window import MainWindow  # noqa: PLC0415
-    from app.ui.worker import EngineController  # noqa: PLC0415
 
     app = create_application()
     settings = Settings.load_default()
     install_translation(app, settings)
     history = History(History.default_path())
     history.mark_incomplete_as_interrupted()
-    controller = EngineController(make_engine())
+    controller = EngineController(engine_factory)
     window = MainWindow(controller, history, settings, model_override=model)
     window.show()
     window.load_model()

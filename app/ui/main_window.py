@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -18,30 +18,33 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.core import paths
-from app.core.gguf_info import GGUFError, read_gguf_info
-from app.core.history import History
-from app.core.library import Library
-from app.core.models import ModelNotFound, resolve_model_path
-from app.core.settings import Settings
-from app.core.starter import StarterModelMissing
-from app.llm.types import LoadedModel, LoadParams
+from app.base import paths
+from app.base.settings import Settings
+from app.chat.history import History
+from app.engines.contract import Endpoint, LoadedModel, LocalModel, ModelSpec
+from app.gguf.reader import GGUFError, read_gguf_info
+from app.models.library import Library
+from app.models.params import load_spec
+from app.models.selection import ModelNotFound
+from app.models.starter import StarterModelMissing
 from app.ui.chat.panel import ChatPanel
+from app.ui.engine.controller import EngineController, ModelState
+from app.ui.engine.handle import RequestHandle
 from app.ui.models import ModelsPanel
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.speed.readout import SpeedReadout
 from app.ui.summarize import SummarizePanel
 from app.ui.translate import TranslatePanel
-from app.ui.worker import EngineController
+from app.ui.widgets.tasks import Task, run_task
 
 RELOAD_KEYS = frozenset({"model_path", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn"})
+#: How long closing waits for the engine thread before hiding the window and waiting on.
+SHUTDOWN_WAIT_MS = 1500
+STOPPED_POLL_MS = 50
 
 
 class MainWindow(QMainWindow):
     """Kestrel's window. Panels do the work; this wires them to the engine and menus."""
-
-    _model_resolved = Signal(object)  # Path, from the thread that prepares the starter model
-    _model_unavailable = Signal(str)
 
     def __init__(self, controller: EngineController, history: History, settings: Settings,
                  model_override: str | None = None, parent: QWidget | None = None) -> None:
@@ -51,6 +54,10 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.library = Library()
         self._model_override = model_override
+        self._resolving: Task | None = None  # the latest search for the model to load
+        self._readout_request: RequestHandle | None = None  # the request the readout shows
+        self._closing = False
+        self.shutdown_wait_ms = SHUTDOWN_WAIT_MS
         self.setWindowTitle("Kestrel")
         self.setObjectName("mainWindow")
 
@@ -76,6 +83,11 @@ class MainWindow(QMainWindow):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(0)
         self._reload_timer.timeout.connect(self.load_model)
+        self._stopped_timer = QTimer(self)
+        self._stopped_timer.setInterval(STOPPED_POLL_MS)
+        self._stopped_timer.timeout.connect(self._close_when_stopped)
+        self._show_state(controller.state)
+        self._show_settings_problems()
 
     # ---- construction ----------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -104,7 +116,7 @@ class MainWindow(QMainWindow):
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
 
-    def _action(self, text: str, shortcut: QKeySequence.StandardKey | None, slot) -> QAction:  # type: ignore[no-untyped-def]
+    def _action(self, text: str, shortcut: QKeySequence.StandardKey | None, slot: Callable[[], object]) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -127,81 +139,103 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         c = self.controller
-        c.load_started.connect(self._on_load_started)
+        c.state_changed.connect(self._show_state)
         c.load_progress.connect(lambda f: self.load_bar.setValue(int(f * 100)))
         c.loaded.connect(self._on_loaded)
         c.load_failed.connect(self._on_load_failed)
-        c.started.connect(lambda _rid: self.readout.on_started())
-        c.progress.connect(lambda _rid, live: self.readout.on_progress(live))
-        c.stats.connect(lambda _rid, stats: self.readout.on_stats(stats))
-        c.loaded.connect(self.readout.on_model_loaded)
+        c.request_started.connect(self._on_request_started)
+        c.progress.connect(self.readout.on_progress)
+        c.stats.connect(self.readout.on_stats)
         c.finished.connect(self._on_request_finished)
-        self.chat.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
-        self.models.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        for panel in (self.chat, self.models, self.translate_panel, self.summarize_panel):
+            panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.models.reload_requested.connect(self.load_model)
-        self.translate_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
-        self.summarize_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
-        self._model_resolved.connect(self._load_path)
-        self._model_unavailable.connect(self._on_load_failed)
+
+    def _show_settings_problems(self) -> None:
+        """A corrupt or partly invalid settings file was replaced by defaults: say so once."""
+        if self.settings.problems:
+            self.chat.notice.show_message("\n".join(self.settings.problems), "warning")
 
     # ---- model loading ---------------------------------------------------------------
     def load_model(self) -> None:
         """Find the model to use (preparing the starter model off the GUI thread) and load it."""
-        override = self._model_override
-        self.statusBar().showMessage(self.tr("Preparing the model…"))
-        self.load_bar.setVisible(True)
-        self.load_bar.setValue(0)
+        override, settings, library = self._model_override, self.settings, self.library
 
-        def resolve() -> None:
+        def resolve() -> ModelSpec:
             try:
-                path = resolve_model_path(override, self.settings, self.library)
-            except (ModelNotFound, StarterModelMissing) as exc:
-                self._model_unavailable.emit(str(exc))
+                return load_spec(settings, override, library)
             except OSError as exc:
-                self._model_unavailable.emit(f"The starter model could not be prepared: {exc}")
-            else:
-                self._model_resolved.emit(path)
+                raise StarterModelMissing(f"The starter model could not be prepared: {exc}") from exc
 
-        threading.Thread(target=resolve, name="kestrel-resolve-model", daemon=True).start()
+        self.statusBar().showMessage(self.tr("Preparing the model…"))
+        task = run_task("resolve-model", resolve, self, expected=(ModelNotFound, StarterModelMissing))
+        self._resolving = task
+        task.done.connect(lambda spec: self._on_resolved(task, spec))
+        task.failed.connect(lambda message: self._on_resolved(task, None, message))
+        self._show_state(self.controller.state)
 
-    def _load_path(self, path: Path) -> None:
-        s = self.settings
-        self.controller.load(LoadParams(
-            model_path=path, n_ctx=s.get_int("n_ctx"), n_threads=s.get_int("n_threads") or None,
-            n_gpu_layers=s.get_int("n_gpu_layers"),
-            flash_attn={"auto": None, "on": True, "off": False}[s.get_str("flash_attn")],
-        ))
+    def _on_resolved(self, task: Task, spec: object, message: str = "") -> None:
+        """Load what the latest search found; an older search's answer is dropped."""
+        if task is not self._resolving:
+            return
+        self._resolving = None
+        if isinstance(spec, (LocalModel, Endpoint)):
+            self.controller.load(spec)
+        else:
+            self._on_load_failed(message)
+        self._show_state(self.controller.state)
 
-    def _on_request_finished(self, _request_id: int) -> None:
-        """A request that produced no reply (a token count, an error) must not leave 'Reading prompt…'."""
-        if self.readout.text().startswith("Reading prompt"):
-            self.readout.on_cleared()
+    def _show_state(self, state: ModelState) -> None:
+        """Status bar, title and readout follow the controller's model state, nothing else."""
+        self.load_bar.setVisible(state is ModelState.LOADING or self._resolving is not None)
+        model = self.controller.model
+        if state is ModelState.LOADING:
+            self.model_label.setText(self.tr("Loading model…"))
+            self.model_label.setToolTip("")
+            self.statusBar().showMessage(self.tr("Loading model…"))
+            self.readout.on_model_unloaded()
+        elif state is ModelState.READY and model is not None:
+            self.setWindowTitle(f"Kestrel — {model.name}")
+            self.model_label.setText(f"{model.name} · {model.quant}" if model.quant else model.name)
+            self.model_label.setToolTip(self._model_tooltip(model))
+            self.readout.on_model_loaded(model)
+        else:
+            self.model_label.setText(self.tr("No model"))
+            self.model_label.setToolTip("")
+            self.readout.on_model_unloaded()
+        if state is not ModelState.LOADING and self._resolving is None:
+            self.load_bar.setValue(0)
 
-    def _on_load_started(self) -> None:
-        self.load_bar.setVisible(True)
-        self.model_label.setText(self.tr("Loading model…"))
-        self.statusBar().showMessage(self.tr("Loading model…"))
+    @staticmethod
+    def _model_tooltip(model: LoadedModel) -> str:
+        trained = f" (trained for {model.n_ctx_train:,})" if model.n_ctx_train else ""
+        prompt_format = ("the model’s own chat template" if model.chat_format == "gguf-template"
+                         else "Kestrel plain format (the model has no chat template)")
+        return (f"{model.path or model.spec.label}\n{model.n_ctx:,} tokens of context{trained}\n"
+                f"Prompt format: {prompt_format}\nLoaded in {model.load_s:.2f} s")
+
+    def _on_request_started(self, handle: RequestHandle) -> None:
+        self._readout_request = handle
+        self.readout.on_started()
+
+    def _on_request_finished(self, handle: RequestHandle) -> None:
+        """A request that ended before any figure (an error, a stop in time) must not leave the readout waiting."""
+        if handle is self._readout_request:
+            self._readout_request = None
+            self.readout.on_finished()
 
     def _on_loaded(self, loaded: LoadedModel) -> None:
-        self.load_bar.setVisible(False)
-        self.setWindowTitle(f"Kestrel — {loaded.name}")
-        self.model_label.setText(f"{loaded.name} · {loaded.quant}")
-        self.model_label.setToolTip(
-            f"{loaded.path}\n{loaded.n_ctx:,} tokens of context (trained for {loaded.n_ctx_train:,})\n"
-            f"Prompt format: {'the model’s own chat template' if loaded.chat_format == 'gguf-template' else 'Kestrel plain format (the model has no chat template)'}\n"
-            f"Loaded in {loaded.load_s:.2f} s"
-        )
         self.statusBar().showMessage(self.tr("Model ready."), 3000)
         if loaded.adjustments:
-            self.chat._show_banner(self.tr("The model was loaded with changes: ") + "; ".join(loaded.adjustments)
-                                   + ".", error=False)
+            self.chat.notice.show_message(
+                self.tr("The model was loaded with changes: ") + "; ".join(loaded.adjustments) + ".", "info")
 
     def _on_load_failed(self, message: str) -> None:
-        self.load_bar.setVisible(False)
-        self.model_label.setText(self.tr("No model"))
+        if self._closing:
+            return
         self.statusBar().showMessage(self.tr("The model could not be loaded."))
-        self.chat._show_banner(message + "\n" + self.tr("Choose another file with File › Open model file…"),
-                               error=True)
+        self.chat.notice.show_message(
+            message + "\n" + self.tr("Choose another file with File › Open model file…"), "error")
 
     def open_model_file(self) -> None:
         start = str(Path(self.settings.get_str("model_path") or paths.models_dir()).expanduser())
@@ -237,7 +271,12 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         loaded = self.controller.model
-        backend = f"{loaded.backend}, {loaded.gpu_layers} GPU layers" if loaded else self.tr("no model loaded")
+        if loaded is None:
+            backend = self.tr("no model loaded")
+        elif loaded.gpu_layers is None:
+            backend = loaded.backend
+        else:
+            backend = f"{loaded.backend}, {loaded.gpu_layers} GPU layers"
         QMessageBox.about(self, self.tr("About Kestrel"), self.tr(
             "<h3>Kestrel %1</h3><p>Runs language models entirely on this computer with llama.cpp. "
             "Nothing leaves your machine.</p><p>Engine: %2</p>").replace("%1", __version__).replace("%2", backend))
@@ -248,21 +287,44 @@ class MainWindow(QMainWindow):
 
     def _restore_geometry(self) -> None:
         geometry = self._qsettings().value("geometry")
-        if geometry is None or not self.restoreGeometry(geometry):  # type: ignore[arg-type]
+        if not isinstance(geometry, QByteArray) or not self.restoreGeometry(geometry):
             self.resize(1100, 720)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self.chat.shutdown()
-        self.models.shutdown()
-        self.translate_panel.shutdown()
-        self.summarize_panel.shutdown()
-        self._unsubscribe()
-        store = self._qsettings()
-        store.setValue("geometry", self.saveGeometry())
-        store.sync()
-        self.controller.shutdown()
-        event.accept()
+        """Stop everything, save, and end the engine thread before the window goes.
 
-    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def] # noqa: N802
+        When the engine thread does not end in time (a load or a job that is slow to see
+        its cancel flag) the close is refused and retried until the thread has ended, so
+        the controller and its QThread are never destroyed while the thread runs.
+        """
+        if not self._closing:
+            self._closing = True
+            self._reload_timer.stop()
+            self.chat.shutdown()
+            self.models.shutdown()
+            self.translate_panel.shutdown()
+            self.summarize_panel.shutdown()
+            self._unsubscribe()
+            store = self._qsettings()
+            store.setValue("geometry", self.saveGeometry())
+            store.sync()
+            stopped = self.controller.shutdown(self.shutdown_wait_ms)
+        else:
+            stopped = self.controller.wait_stopped(0)
+        if stopped:
+            self._stopped_timer.stop()
+            event.accept()
+            return
+        event.ignore()
+        self.setEnabled(False)
+        self.statusBar().showMessage(self.tr("Closing…"))
+        self._stopped_timer.start()
+
+    def _close_when_stopped(self) -> None:
+        if self.controller.wait_stopped(0):
+            self._stopped_timer.stop()
+            self.close()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         QTimer.singleShot(0, lambda: self.chat.input.setFocus(Qt.FocusReason.ActiveWindowFocusReason))

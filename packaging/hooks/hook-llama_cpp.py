@@ -7,7 +7,7 @@ relative folder, plus the package's data files (a Metal shader, when one is not 
 A ``GGML_BACKEND_DL`` build (the installers': ``-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON``)
 has its backends as separate modules (``libggml-cpu-haswell.so``, ``ggml-cuda.dll``, ...) that
 llama-cpp-python 0.3.x installs into ``site-packages/bin``; they go to ``llama_cpp/lib`` in the
-bundle, where app/llm/native.py loads them. The Sapphire Rapids (AMX) CPU variant is left
+bundle, where app/engines/llama/native.py loads them. The Sapphire Rapids (AMX) CPU variant is left
 out unless KESTREL_KEEP_AMX=1: ggml picks it wherever CPUID reports AMX, and on VMs that do
 not hand AMX state to guests it dies with SIGILL (seen on this project's build machine).
 
@@ -64,11 +64,11 @@ def _find_openmp_dlls() -> list[tuple[str, str]]:
     lib_dir = Path(pkg_dir) / "lib"
     found: list[tuple[str, str]] = []
     # A Visual Studio developer shell names the redistributable folder (VCToolsRedistDir).
-    redist = os.environ.get("VCToolsRedistDir", "")
+    redist = os.environ.get("VCToolsRedistDir", "")  # noqa: SIM112 - the variable Visual Studio sets
     redist_dirs = [Path(p) for p in glob.glob(os.path.join(redist, "x64", "Microsoft.VC*.OpenMP"))] if redist else []
     search = [lib_dir, *redist_dirs, Path(sys.base_prefix), Path(sys.base_prefix) / "DLLs",
               *(Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p),
-              Path(os.environ.get("SystemRoot", r"C:\Windows")) / "System32"]
+              Path(os.environ.get("SystemRoot", r"C:\Windows")) / "System32"]  # noqa: SIM112 - Windows spells it so
     for name in _OPENMP_DLLS:
         for folder in search:
             candidate = folder / name

@@ -4,23 +4,24 @@
 <context>
     <name></name>
     <message>
-        <location filename="../../app/ui/models/common.py" line="149"/>
+        <location filename="../../app/ui/models/common.py" line="142"/>
         <source>llama.cpp could not be queried: </source>
         <translation>无法查询 llama.cpp：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/common.py" line="164"/>
+        <location filename="../../app/ui/models/common.py" line="157"/>
         <source>%1 RAM</source>
         <translation>%1 内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/common.py" line="165"/>
+        <location filename="../../app/ui/models/common.py" line="158"/>
         <source>%1 RAM + %2 VRAM</source>
         <translation>%1 内存 + %2 显存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="38"/>
+        <location filename="../../app/ui/models/download_view.py" line="44"/>
         <source>Could not reach the hub: </source>
+        <extracomment>what a hub call is expected to fail with, besides app.models.download.DownloadError</extracomment>
         <translation>无法连接 Hub：</translation>
     </message>
     <message>
@@ -69,42 +70,42 @@
         <translation>还没有模型。可将 .gguf 文件拖放到此处、使用“添加模型文件…”，或在下方下载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="54"/>
+        <location filename="../../app/ui/translate/status.py" line="35"/>
         <source>Segment %1: %2</source>
         <translation>第 %1 段：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="71"/>
+        <location filename="../../app/ui/translate/status.py" line="53"/>
         <source>Segment %1 of %2</source>
         <translation>第 %1 段，共 %2 段</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="73"/>
+        <location filename="../../app/ui/translate/status.py" line="55"/>
         <source>about %1 left</source>
         <translation>剩余约 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="80"/>
+        <location filename="../../app/ui/translate/status.py" line="62"/>
         <source>Stopped: %1 of %2 segments translated; the rest stays in the source language.</source>
         <translation>已停止：已翻译 %1 / %2 段；其余部分保留原文。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="82"/>
+        <location filename="../../app/ui/translate/status.py" line="64"/>
         <source>Translated %1 of %2 segments in %3.</source>
         <translation>已翻译 %1 / %2 段，用时 %3。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="85"/>
+        <location filename="../../app/ui/translate/status.py" line="67"/>
         <source>Source: %1 (detected).</source>
         <translation>源语言：%1（自动检测）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="89"/>
+        <location filename="../../app/ui/translate/status.py" line="71"/>
         <source>1 warning below.</source>
         <translation>下方有 1 条警告。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/status.py" line="89"/>
+        <location filename="../../app/ui/translate/status.py" line="72"/>
         <source>%1 warnings below.</source>
         <translation>下方有 %1 条警告。</translation>
     </message>
@@ -135,60 +136,60 @@
 <context>
     <name>ChatPanel</name>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="85"/>
-        <location filename="../../app/ui/chat/panel.py" line="184"/>
+        <location filename="../../app/ui/chat/panel.py" line="87"/>
+        <location filename="../../app/ui/chat/panel.py" line="180"/>
         <source>New chat</source>
         <translation>新建对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="89"/>
+        <location filename="../../app/ui/chat/panel.py" line="91"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="91"/>
+        <location filename="../../app/ui/chat/panel.py" line="93"/>
         <source>Instructions the model sees before this conversation</source>
         <translation>模型在本对话开始前读到的指令</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="120"/>
+        <location filename="../../app/ui/chat/panel.py" line="121"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="123"/>
+        <location filename="../../app/ui/chat/panel.py" line="124"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="125"/>
+        <location filename="../../app/ui/chat/panel.py" line="126"/>
         <source>Cancel edit</source>
         <translation>取消编辑</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="172"/>
+        <location filename="../../app/ui/chat/panel.py" line="168"/>
         <source>Copied to the clipboard</source>
         <translation>已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="196"/>
+        <location filename="../../app/ui/chat/panel.py" line="192"/>
         <source>Stop the current answer before switching chats.</source>
         <translation>请先停止当前回答，再切换对话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="269"/>
+        <location filename="../../app/ui/chat/panel.py" line="265"/>
         <source>Editing a sent message: sending replaces it and every later message.</source>
         <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/panel.py" line="328"/>
+        <location filename="../../app/ui/chat/panel.py" line="321"/>
         <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
         <translation>
             <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="380"/>
+        <location filename="../../app/ui/chat/panel.py" line="362"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
@@ -211,82 +212,82 @@
 <context>
     <name>CompareView</name>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="68"/>
+        <location filename="../../app/ui/models/compare_view.py" line="66"/>
         <source>Compare loads each checked variant in turn, runs the same prompt and a short text on it and uses the CPU fully while it runs (a minute or more for large models). Quality is the KL divergence from the most precise variant checked.</source>
         <translation>“比较”会依次加载每个勾选的变体，对其运行相同的提示词和一段短文本；运行期间会占满 CPU（大模型需要一分钟或更久）。质量以与所勾选的最精确变体之间的 KL 散度衡量。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="86"/>
+        <location filename="../../app/ui/models/compare_view.py" line="84"/>
         <source>Run comparison</source>
         <translation>运行比较</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="90"/>
+        <location filename="../../app/ui/models/compare_view.py" line="88"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="117"/>
+        <location filename="../../app/ui/models/compare_view.py" line="115"/>
         <source>Use recommended</source>
         <translation>使用推荐项</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="164"/>
+        <location filename="../../app/ui/models/compare_view.py" line="159"/>
         <source>Only one variant of this model is on this computer. Download or make another one to compare them.</source>
         <translation>本机上只有此模型的一个变体。请下载或制作另一个变体后再进行比较。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="183"/>
+        <location filename="../../app/ui/models/compare_view.py" line="178"/>
         <source>Wait until the model has finished answering or loading</source>
         <translation>请等待模型完成回答或加载</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="184"/>
+        <location filename="../../app/ui/models/compare_view.py" line="179"/>
         <source>Check at least two variants</source>
         <translation>请至少勾选两个变体</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="196"/>
+        <location filename="../../app/ui/models/compare_view.py" line="189"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="218"/>
+        <location filename="../../app/ui/models/compare_view.py" line="210"/>
         <source>Stopping after the current variant…</source>
         <translation>当前变体完成后将停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="232"/>
+        <location filename="../../app/ui/models/compare_view.py" line="223"/>
         <source>Measured in %1 s.</source>
         <translation>测量用时 %1 秒。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="233"/>
+        <location filename="../../app/ui/models/compare_view.py" line="224"/>
         <source>Stopped early. </source>
         <translation>已提前停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="238"/>
+        <location filename="../../app/ui/models/compare_view.py" line="227"/>
         <source>The comparison failed: </source>
         <translation>比较失败：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="269"/>
+        <location filename="../../app/ui/models/compare_view.py" line="259"/>
         <source>Figures measured earlier on this computer (%1). Run again to refresh them.</source>
         <translation>这些是之前在本机测得的数据（%1）。再次运行即可刷新。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="279"/>
+        <location filename="../../app/ui/models/compare_view.py" line="269"/>
         <source>failed: </source>
         <translation>失败：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="281"/>
+        <location filename="../../app/ui/models/compare_view.py" line="271"/>
         <source>reference</source>
         <translation>基准</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="303"/>
+        <location filename="../../app/ui/models/compare_view.py" line="295"/>
         <source>Recommended: %1. </source>
         <translation>推荐：%1。</translation>
     </message>
@@ -435,118 +436,118 @@
 <context>
     <name>DownloadSection</name>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="66"/>
+        <location filename="../../app/ui/models/download_view.py" line="69"/>
         <source>List files</source>
         <translation>列出文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="70"/>
+        <location filename="../../app/ui/models/download_view.py" line="73"/>
         <source>Repository</source>
         <translation>仓库</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="75"/>
+        <location filename="../../app/ui/models/download_view.py" line="79"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="78"/>
+        <location filename="../../app/ui/models/download_view.py" line="82"/>
         <source>Advanced</source>
         <translation>高级</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="87"/>
+        <location filename="../../app/ui/models/download_view.py" line="91"/>
         <source>Hub address</source>
         <translation>Hub 地址</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="94"/>
-        <location filename="../../app/ui/models/download_view.py" line="171"/>
+        <location filename="../../app/ui/models/download_view.py" line="98"/>
+        <location filename="../../app/ui/models/download_view.py" line="172"/>
         <source>Download</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="98"/>
+        <location filename="../../app/ui/models/download_view.py" line="102"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="111"/>
+        <location filename="../../app/ui/models/download_view.py" line="115"/>
         <source>Files are checked against the hub&apos;s SHA-256 before they are used. Nothing is fetched until you press a button.</source>
         <translation>文件在使用前会与 Hub 提供的 SHA-256 校验值核对。在你按下按钮之前不会下载任何内容。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="151"/>
+        <location filename="../../app/ui/models/download_view.py" line="152"/>
         <source>Press Download to fetch %1 from %2.</source>
         <translation>按“下载”从 %2 获取 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="171"/>
+        <location filename="../../app/ui/models/download_view.py" line="172"/>
         <source>Resume</source>
         <translation>继续下载</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="172"/>
+        <location filename="../../app/ui/models/download_view.py" line="173"/>
         <source>%1 already downloaded; continue from there</source>
         <translation>已下载 %1，将从断点继续</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="188"/>
+        <location filename="../../app/ui/models/download_view.py" line="189"/>
         <source>Asking the hub for the files of %1…</source>
         <translation>正在向 Hub 查询 %1 的文件…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="211"/>
+        <location filename="../../app/ui/models/download_view.py" line="206"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="235"/>
+        <location filename="../../app/ui/models/download_view.py" line="222"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="256"/>
+        <location filename="../../app/ui/models/download_view.py" line="243"/>
         <source>size unknown</source>
         <translation>大小未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="265"/>
+        <location filename="../../app/ui/models/download_view.py" line="252"/>
         <source> and %1 more</source>
         <translation>，另有 %1 个</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="266"/>
+        <location filename="../../app/ui/models/download_view.py" line="253"/>
         <source>%1 GGUF files: </source>
         <translation>%1 个 GGUF 文件：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="267"/>
+        <location filename="../../app/ui/models/download_view.py" line="254"/>
         <source>This repository has no GGUF files.</source>
         <translation>此仓库中没有 GGUF 文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="275"/>
+        <location filename="../../app/ui/models/download_view.py" line="267"/>
         <source> (resumed from %1)</source>
         <translation>（从 %1 处续传）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="277"/>
+        <location filename="../../app/ui/models/download_view.py" line="269"/>
         <source>verified</source>
         <translation>已校验</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="277"/>
+        <location filename="../../app/ui/models/download_view.py" line="269"/>
         <source>not verified</source>
         <translation>未校验</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="278"/>
+        <location filename="../../app/ui/models/download_view.py" line="270"/>
         <source>Downloaded %1, %2, %3%4. It is in the list now.</source>
         <translation>已下载 %1，%2，%3%4。已加入列表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/download_view.py" line="294"/>
+        <location filename="../../app/ui/models/download_view.py" line="282"/>
         <source>Stopped. The partial file is kept; press Resume to continue.</source>
         <translation>已停止。已下载的部分会保留；按“继续下载”即可接着下载。</translation>
     </message>
@@ -592,17 +593,17 @@
 <context>
     <name>EngineStatus</name>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="54"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="57"/>
         <source>Loading model…</source>
         <translation>正在加载模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="58"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="61"/>
         <source>In use: %1 · %2 · %3</source>
         <translation>正在使用：%1 · %2 · %3</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="63"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="66"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
@@ -610,87 +611,87 @@
 <context>
     <name>FilesMixin</name>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="90"/>
+        <location filename="../../app/ui/translate/files.py" line="92"/>
         <source>One document at a time: opening the first one.</source>
         <translation>一次只能打开一个文档：将打开第一个。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="96"/>
+        <location filename="../../app/ui/translate/files.py" line="98"/>
         <source>Open a document to translate</source>
         <translation>打开要翻译的文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="97"/>
+        <location filename="../../app/ui/translate/files.py" line="99"/>
         <source>Documents (%1)</source>
         <translation>文档 (%1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="104"/>
+        <location filename="../../app/ui/translate/files.py" line="107"/>
         <source>Stop the current translation before opening another document.</source>
         <translation>请先停止当前翻译，再打开其他文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="114"/>
+        <location filename="../../app/ui/translate/files.py" line="117"/>
         <source>1 segment</source>
         <translation>1 段</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="114"/>
+        <location filename="../../app/ui/translate/files.py" line="117"/>
         <source>%1 segments</source>
         <translation>%1 段</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="143"/>
+        <location filename="../../app/ui/translate/files.py" line="146"/>
         <source>Copied to the clipboard</source>
         <translation>已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="151"/>
+        <location filename="../../app/ui/translate/files.py" line="154"/>
         <source>Translated document (*%1)</source>
         <translation>译文文档 (*%1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="154"/>
+        <location filename="../../app/ui/translate/files.py" line="157"/>
         <source>Text (*.txt);;Markdown (*.md)</source>
         <translation>文本 (*.txt);;Markdown (*.md)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="155"/>
+        <location filename="../../app/ui/translate/files.py" line="158"/>
         <source>Save the translation</source>
         <translation>保存译文</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="162"/>
+        <location filename="../../app/ui/translate/files.py" line="166"/>
         <source>Choose another name: the original document is never overwritten.</source>
         <translation>请换一个文件名：原始文档不会被覆盖。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="171"/>
+        <location filename="../../app/ui/translate/files.py" line="175"/>
         <source>Could not save %1: %2</source>
         <translation>无法保存 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="174"/>
+        <location filename="../../app/ui/translate/files.py" line="178"/>
         <source>Saved %1</source>
         <translation>已保存 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="184"/>
+        <location filename="../../app/ui/translate/files.py" line="189"/>
         <source>The glossary could not be read: %1</source>
         <translation>无法读取术语表：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="198"/>
+        <location filename="../../app/ui/translate/files.py" line="203"/>
         <source>The glossary could not be saved: %1</source>
         <translation>无法保存术语表：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="203"/>
+        <location filename="../../app/ui/translate/files.py" line="208"/>
         <source>Glossary (%1)…</source>
         <translation>术语表（%1）…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/files.py" line="203"/>
+        <location filename="../../app/ui/translate/files.py" line="208"/>
         <source>Glossary…</source>
         <translation>术语表…</translation>
     </message>
@@ -776,93 +777,93 @@
 <context>
     <name>GpuView</name>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="82"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="85"/>
         <source>Running on</source>
         <translation>运行于</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="85"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="88"/>
         <source>Layers on the GPU</source>
         <translation>GPU 上的层数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="89"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="92"/>
         <source>This build</source>
         <translation>当前构建</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="92"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="95"/>
         <source>Memory</source>
         <translation>内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="96"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="99"/>
         <source>Automatic (as many layers as fit in free GPU memory)</source>
         <translation>自动（空闲显存能容纳多少层就放多少层）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="98"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="101"/>
         <source>Manual</source>
         <translation>手动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="160"/>
-        <location filename="../../app/ui/models/gpu_view.py" line="206"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="166"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="215"/>
         <source>%1 of %2</source>
         <translation>%1 / %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="163"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="171"/>
         <source>no model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="167"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="175"/>
         <source>can offload layers to a GPU</source>
         <translation>可将层卸载到 GPU</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="168"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="176"/>
         <source>CPU only: this llama.cpp build cannot offload to a GPU (see the install docs for CUDA and Metal builds)</source>
         <translation>仅 CPU：此 llama.cpp 构建无法卸载到 GPU（CUDA 和 Metal 构建请参阅安装文档）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="172"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="180"/>
         <source>%1 RAM free of %2</source>
         <translation>空闲 %1 / 共 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="175"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="183"/>
         <source>; %1: %2 free of %3</source>
         <translation>；%1 显存：空闲 %2 / 共 %3</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="188"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="197"/>
         <source>The last load was changed to make it fit: </source>
         <translation>为了能装下模型，上次加载做了调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="196"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="205"/>
         <source>With this build every layer runs on the CPU whatever is chosen here.</source>
         <translation>在此构建下，无论这里如何选择，所有层都在 CPU 上运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="198"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="207"/>
         <source>Kestrel offloads as many layers as fit in free GPU memory and falls back to fewer, then to a smaller context, if loading runs out of memory.</source>
         <translation>Kestrel 会把空闲显存能容纳的层尽量卸载到 GPU；如果加载时内存不足，会先减少层数，再缩小上下文。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="200"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="209"/>
         <source>0 runs everything on the CPU; the highest value puts every layer on the GPU. The model reloads when you let go of the slider.</source>
         <translation>0 表示全部在 CPU 上运行；最大值表示所有层都放到 GPU 上。松开滑块后模型会重新加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="205"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="214"/>
         <source> (all)</source>
         <translation>（全部）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="223"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="232"/>
         <source>Could not save the GPU layers: </source>
         <translation>无法保存 GPU 层数：</translation>
     </message>
@@ -977,126 +978,132 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="62"/>
+        <location filename="../../app/ui/main_window.py" line="69"/>
         <source>Chat</source>
+        <extracomment>How long closing waits for the engine thread before hiding the window and waiting on.</extracomment>
         <translation>聊天</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="64"/>
+        <location filename="../../app/ui/main_window.py" line="71"/>
         <source>Translate</source>
         <translation>翻译</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="66"/>
+        <location filename="../../app/ui/main_window.py" line="73"/>
         <source>Summarize</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="67"/>
+        <location filename="../../app/ui/main_window.py" line="74"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="82"/>
+        <location filename="../../app/ui/main_window.py" line="94"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="83"/>
+        <location filename="../../app/ui/main_window.py" line="95"/>
         <source>&amp;New chat</source>
         <translation>新建对话(&amp;N)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="85"/>
+        <location filename="../../app/ui/main_window.py" line="97"/>
         <source>&amp;Open model file…</source>
         <translation>打开模型文件(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="87"/>
+        <location filename="../../app/ui/main_window.py" line="99"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="92"/>
+        <location filename="../../app/ui/main_window.py" line="104"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="102"/>
+        <location filename="../../app/ui/main_window.py" line="114"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="103"/>
+        <location filename="../../app/ui/main_window.py" line="115"/>
         <source>&amp;About Kestrel</source>
         <translation>关于 Kestrel(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="116"/>
-        <location filename="../../app/ui/main_window.py" line="201"/>
+        <location filename="../../app/ui/main_window.py" line="128"/>
+        <location filename="../../app/ui/main_window.py" line="203"/>
         <source>No model</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="151"/>
+        <location filename="../../app/ui/main_window.py" line="170"/>
         <source>Preparing the model…</source>
         <translation>正在准备模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="182"/>
-        <location filename="../../app/ui/main_window.py" line="183"/>
+        <location filename="../../app/ui/main_window.py" line="193"/>
+        <location filename="../../app/ui/main_window.py" line="195"/>
         <source>Loading model…</source>
         <translation>正在加载模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="194"/>
+        <location filename="../../app/ui/main_window.py" line="228"/>
         <source>Model ready.</source>
         <translation>模型已就绪。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="196"/>
+        <location filename="../../app/ui/main_window.py" line="231"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="202"/>
+        <location filename="../../app/ui/main_window.py" line="236"/>
         <source>The model could not be loaded.</source>
         <translation>无法加载模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="203"/>
+        <location filename="../../app/ui/main_window.py" line="238"/>
         <source>Choose another file with File › Open model file…</source>
         <translation>请通过“文件 › 打开模型文件…”选择其他文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="208"/>
+        <location filename="../../app/ui/main_window.py" line="242"/>
         <source>Open model file</source>
         <translation>打开模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="209"/>
+        <location filename="../../app/ui/main_window.py" line="243"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="218"/>
+        <location filename="../../app/ui/main_window.py" line="252"/>
         <source>Not a usable model</source>
         <translation>不是可用的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="240"/>
+        <location filename="../../app/ui/main_window.py" line="275"/>
         <source>no model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="241"/>
+        <location filename="../../app/ui/main_window.py" line="280"/>
         <source>About Kestrel</source>
         <translation>关于 Kestrel</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="242"/>
+        <location filename="../../app/ui/main_window.py" line="281"/>
         <source>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;Runs language models entirely on this computer with llama.cpp. Nothing leaves your machine.&lt;/p&gt;&lt;p&gt;Engine: %2&lt;/p&gt;</source>
         <translation>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp，完全在这台电脑上运行语言模型。任何数据都不会离开你的电脑。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="320"/>
+        <source>Closing…</source>
+        <translation>正在关闭…</translation>
     </message>
 </context>
 <context>
@@ -1153,198 +1160,198 @@
 <context>
     <name>ModelsPanel</name>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="91"/>
+        <location filename="../../app/ui/models/panel.py" line="107"/>
         <source>Models on this computer</source>
         <translation>本机上的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="117"/>
+        <location filename="../../app/ui/models/panel.py" line="129"/>
         <source>Use this model</source>
         <translation>使用此模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="119"/>
+        <location filename="../../app/ui/models/panel.py" line="131"/>
         <source>Show in folder</source>
         <translation>在文件夹中显示</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="120"/>
+        <location filename="../../app/ui/models/panel.py" line="132"/>
         <source>Remove from list</source>
         <translation>从列表中移除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="122"/>
+        <location filename="../../app/ui/models/panel.py" line="134"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="124"/>
+        <location filename="../../app/ui/models/panel.py" line="136"/>
         <source>Add model file…</source>
         <translation>添加模型文件…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="125"/>
+        <location filename="../../app/ui/models/panel.py" line="137"/>
         <source>Rescan other apps</source>
         <translation>重新扫描其他应用</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="126"/>
+        <location filename="../../app/ui/models/panel.py" line="138"/>
         <source>Look for GGUF files in the Hugging Face cache and LM Studio&apos;s models folder (linked in place, never copied)</source>
         <translation>在 Hugging Face 缓存和 LM Studio 的模型文件夹中查找 GGUF 文件（原地引用，不会复制）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="139"/>
+        <location filename="../../app/ui/models/panel.py" line="151"/>
         <source>Quantization</source>
         <translation>量化</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="141"/>
+        <location filename="../../app/ui/models/panel.py" line="153"/>
         <source>Download</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="143"/>
+        <location filename="../../app/ui/models/panel.py" line="155"/>
         <source>Compare</source>
         <translation>比较</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="145"/>
+        <location filename="../../app/ui/models/panel.py" line="157"/>
         <source>GPU</source>
         <translation>GPU</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="209"/>
+        <location filename="../../app/ui/models/panel.py" line="224"/>
         <source>Could not read the model list: </source>
         <translation>无法读取模型列表：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="274"/>
+        <location filename="../../app/ui/models/panel.py" line="287"/>
         <source>%1 cannot be used: %2</source>
         <translation>无法使用 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="278"/>
+        <location filename="../../app/ui/models/panel.py" line="291"/>
         <source>%1 is no longer there. Remove it from the list, or add it again.</source>
         <translation>%1 已不存在。请将它从列表中移除，或重新添加。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="284"/>
+        <location filename="../../app/ui/models/panel.py" line="297"/>
         <source>%1 is already in use.</source>
         <translation>%1 已在使用中。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="291"/>
+        <location filename="../../app/ui/models/panel.py" line="304"/>
         <source>Could not save the choice: </source>
         <translation>无法保存所选项：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="293"/>
+        <location filename="../../app/ui/models/panel.py" line="306"/>
         <source>Switching to %1…</source>
         <translation>正在切换到 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="296"/>
+        <location filename="../../app/ui/models/panel.py" line="309"/>
         <source>Add model files</source>
         <translation>添加模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="297"/>
+        <location filename="../../app/ui/models/panel.py" line="310"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="303"/>
+        <location filename="../../app/ui/models/panel.py" line="316"/>
         <source>Adding %n file(s)…</source>
         <translation>
             <numerusform>正在添加 %n 个文件…</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="307"/>
+        <location filename="../../app/ui/models/panel.py" line="320"/>
         <source>Added %n model(s); they stay where they are.</source>
         <translation>
             <numerusform>已添加 %n 个模型；文件保留在原位置。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="309"/>
+        <location filename="../../app/ui/models/panel.py" line="322"/>
         <source>Not added: </source>
         <translation>未添加：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="320"/>
+        <location filename="../../app/ui/models/panel.py" line="333"/>
         <source>Could not update the list: </source>
         <translation>无法更新列表：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="322"/>
+        <location filename="../../app/ui/models/panel.py" line="335"/>
         <source>%1 was removed from the list; the file was not touched.</source>
         <translation>已将 %1 从列表中移除；文件本身未做改动。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="331"/>
+        <location filename="../../app/ui/models/panel.py" line="344"/>
         <source>%1 is the model in use; switch to another one before deleting it.</source>
         <translation>%1 是正在使用的模型；请先切换到其他模型再删除。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="336"/>
+        <location filename="../../app/ui/models/panel.py" line="349"/>
         <source>Delete model</source>
         <translation>删除模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="337"/>
+        <location filename="../../app/ui/models/panel.py" line="350"/>
         <source>Delete %1 (%2 MiB) from this computer? This cannot be undone.</source>
         <translation>要从这台电脑上删除 %1（%2 MiB）吗？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="345"/>
+        <location filename="../../app/ui/models/panel.py" line="358"/>
         <source>Could not delete: </source>
         <translation>无法删除：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="347"/>
+        <location filename="../../app/ui/models/panel.py" line="360"/>
         <source>Deleted %1.</source>
         <translation>已删除 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="353"/>
+        <location filename="../../app/ui/models/panel.py" line="366"/>
         <source>Could not open %1</source>
         <translation>无法打开 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="362"/>
+        <location filename="../../app/ui/models/panel.py" line="375"/>
         <source>Could not look for other apps&apos; models: </source>
         <translation>无法查找其他应用的模型：</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="365"/>
+        <location filename="../../app/ui/models/panel.py" line="378"/>
         <source>Found %n new model(s) in other apps.</source>
         <translation>
             <numerusform>在其他应用中找到 %n 个新模型。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="366"/>
+        <location filename="../../app/ui/models/panel.py" line="379"/>
         <source>No new models found in other apps.</source>
         <translation>未在其他应用中找到新模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="376"/>
+        <location filename="../../app/ui/models/panel.py" line="389"/>
         <source>Switching to</source>
         <translation>正在切换到</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="377"/>
+        <location filename="../../app/ui/models/panel.py" line="390"/>
         <source>%1 is loaded.</source>
         <translation>%1 已加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="379"/>
+        <location filename="../../app/ui/models/panel.py" line="392"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="383"/>
+        <location filename="../../app/ui/models/panel.py" line="396"/>
         <source>The model could not be loaded: </source>
         <translation>无法加载模型：</translation>
     </message>
@@ -1537,47 +1544,47 @@
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="94"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="92"/>
         <source>%1 is %2. Make a smaller copy with llama.cpp&apos;s quantizer; the original stays as it is.</source>
         <translation>%1 的格式为 %2。可用 llama.cpp 的量化工具制作更小的副本；原文件保持不变。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="100"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="98"/>
         <source>Smaller copies are made from F16, BF16 or Q8_0 files; %1 is already %2.</source>
         <translation>只能从 F16、BF16 或 Q8_0 文件制作更小的副本；%1 已经是 %2。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="103"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="101"/>
         <source>Select a model to make a smaller copy of it.</source>
         <translation>选择一个模型，为它制作更小的副本。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="115"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="113"/>
         <source>%1 already exists; use it from the list, or delete it first.</source>
         <translation>%1 已存在；请在列表中使用它，或先将其删除。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="125"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="123"/>
         <source>Making a %1 copy of %2…</source>
         <translation>正在制作 %2 的 %1 副本…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="146"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="140"/>
         <source>Cancelling…</source>
         <translation>正在取消…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="166"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="160"/>
         <source>Made %1 (%2, %3); it is in the list now.</source>
         <translation>已制作 %1（%2，%3），已加入列表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="174"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="168"/>
         <source>Cancelled; nothing was kept.</source>
         <translation>已取消；未保留任何文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/quantize_view.py" line="176"/>
+        <location filename="../../app/ui/models/quantize_view.py" line="170"/>
         <source>Could not make the copy: </source>
         <translation>无法制作副本：</translation>
     </message>
@@ -1601,62 +1608,62 @@
 <context>
     <name>ResultArea</name>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="106"/>
+        <location filename="../../app/ui/summarize/results.py" line="107"/>
         <source>The summary appears here, one point per part of the document. Click a point&apos;s source to read the text it came from.</source>
         <translation>摘要会显示在这里，文档的每个部分对应一条要点。点击要点的出处即可阅读对应原文。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="117"/>
+        <location filename="../../app/ui/summarize/results.py" line="118"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="119"/>
+        <location filename="../../app/ui/summarize/results.py" line="120"/>
         <source>Copy the summary as Markdown</source>
         <translation>以 Markdown 格式复制摘要</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="120"/>
+        <location filename="../../app/ui/summarize/results.py" line="121"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="122"/>
+        <location filename="../../app/ui/summarize/results.py" line="123"/>
         <source>Save the summary as Markdown or plain text</source>
         <translation>将摘要保存为 Markdown 或纯文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="192"/>
+        <location filename="../../app/ui/summarize/results.py" line="193"/>
         <source>The text of a very large document is not kept in memory: open the file at %1.</source>
         <translation>超大文档的文本不会保存在内存中：请打开位于 %1 的文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="193"/>
+        <location filename="../../app/ui/summarize/results.py" line="194"/>
         <source>Source: %1</source>
         <translation>出处：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="198"/>
+        <location filename="../../app/ui/summarize/results.py" line="199"/>
         <source>Summary copied to the clipboard</source>
         <translation>摘要已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="206"/>
+        <location filename="../../app/ui/summarize/results.py" line="207"/>
         <source>Export summary</source>
         <translation>导出摘要</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="207"/>
+        <location filename="../../app/ui/summarize/results.py" line="208"/>
         <source>Markdown (*.md);;Plain text (*.txt)</source>
         <translation>Markdown (*.md);;纯文本 (*.txt)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="217"/>
+        <location filename="../../app/ui/summarize/results.py" line="218"/>
         <source>Could not save %1: %2</source>
         <translation>无法保存 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="220"/>
+        <location filename="../../app/ui/summarize/results.py" line="221"/>
         <source>Summary exported to %1</source>
         <translation>摘要已导出到 %1</translation>
     </message>
@@ -1664,187 +1671,189 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="123"/>
+        <location filename="../../app/ui/settings/dialog.py" line="91"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="50"/>
+        <location filename="../../app/base/settings.py" line="42"/>
         <source>Model</source>
-        <extracomment>Which tab each setting lives on, in display order. Unlisted keys go to &quot;Other&quot;.</extracomment>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="51"/>
+        <location filename="../../app/base/settings.py" line="43"/>
         <source>Generation</source>
         <translation>生成</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="53"/>
+        <location filename="../../app/base/settings.py" line="44"/>
         <source>Chat</source>
         <translation>聊天</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="54"/>
+        <location filename="../../app/base/settings.py" line="45"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="56"/>
+        <location filename="../../app/base/settings.py" line="46"/>
         <source>Other</source>
         <translation>其他</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="60"/>
+        <location filename="../../app/base/settings.py" line="146"/>
         <source>Model file</source>
-        <extracomment>Row titles; a key without one gets a title made from its name.</extracomment>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="61"/>
+        <location filename="../../app/base/settings.py" line="150"/>
         <source>Context size (tokens)</source>
         <translation>上下文大小（token）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="62"/>
+        <location filename="../../app/base/settings.py" line="153"/>
         <source>CPU threads (0 = automatic)</source>
         <translation>CPU 线程数（0 = 自动）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="63"/>
+        <location filename="../../app/base/settings.py" line="157"/>
         <source>GPU layers (-1 = automatic)</source>
         <translation>GPU 层数（-1 = 自动）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="64"/>
+        <location filename="../../app/base/settings.py" line="160"/>
         <source>Flash attention</source>
         <translation>Flash Attention</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="65"/>
+        <location filename="../../app/base/settings.py" line="166"/>
         <source>Temperature</source>
         <translation>温度</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="66"/>
+        <location filename="../../app/base/settings.py" line="169"/>
         <source>Top-k</source>
         <translation>Top-k</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="67"/>
+        <location filename="../../app/base/settings.py" line="172"/>
         <source>Top-p</source>
         <translation>Top-p</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="68"/>
+        <location filename="../../app/base/settings.py" line="175"/>
         <source>Min-p</source>
         <translation>Min-p</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="69"/>
+        <location filename="../../app/base/settings.py" line="178"/>
         <source>Repeat penalty</source>
         <translation>重复惩罚</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="70"/>
+        <location filename="../../app/base/settings.py" line="180"/>
         <source>Longest reply (tokens)</source>
         <translation>最长回复（token）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="71"/>
+        <location filename="../../app/base/settings.py" line="183"/>
         <source>Seed (-1 = random)</source>
         <translation>随机种子（-1 = 随机）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="72"/>
+        <location filename="../../app/base/settings.py" line="187"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="73"/>
+        <location filename="../../app/base/settings.py" line="191"/>
         <source>When the chat is too long</source>
         <translation>对话过长时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="74"/>
+        <location filename="../../app/base/settings.py" line="196"/>
         <source>Interface language</source>
         <translation>界面语言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="75"/>
+        <location filename="../../app/base/settings.py" line="202"/>
         <source>Show speed details</source>
         <translation>显示速度详情</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="80"/>
+        <location filename="../../app/base/settings.py" line="161"/>
         <source>Automatic</source>
-        <extracomment>Readable names for choice values; an unlisted value is shown as it is stored.</extracomment>
         <translation>自动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="80"/>
+        <location filename="../../app/base/settings.py" line="162"/>
         <source>On</source>
         <translation>开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="80"/>
+        <location filename="../../app/base/settings.py" line="163"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="82"/>
+        <location filename="../../app/base/settings.py" line="192"/>
         <source>Drop the oldest turns (and say so)</source>
         <translation>略去最早的几轮对话（并给出提示）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="83"/>
+        <location filename="../../app/base/settings.py" line="193"/>
         <source>Refuse to send</source>
         <translation>拒绝发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="85"/>
+        <location filename="../../app/base/settings.py" line="197"/>
         <source>System language</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="85"/>
+        <location filename="../../app/base/settings.py" line="198"/>
         <source>English</source>
         <translation>English</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="149"/>
+        <location filename="../../app/ui/settings/dialog.py" line="117"/>
         <source>Restore defaults</source>
         <translation>恢复默认值</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="151"/>
+        <location filename="../../app/ui/settings/dialog.py" line="119"/>
         <source>Fill every field with its default. Nothing is saved until OK or Apply.</source>
         <translation>将所有字段恢复为默认值。点击“确定”或“应用”之前不会保存。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="364"/>
+        <location filename="../../app/ui/settings/dialog.py" line="325"/>
         <source>Starter model</source>
         <translation>内置模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="366"/>
+        <location filename="../../app/ui/settings/dialog.py" line="327"/>
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="368"/>
+        <location filename="../../app/ui/settings/dialog.py" line="329"/>
         <source>Choose a GGUF model file</source>
         <translation>选择 GGUF 模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="388"/>
+        <location filename="../../app/ui/settings/dialog.py" line="349"/>
         <source>Choose a model file</source>
         <translation>选择模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="388"/>
+        <location filename="../../app/ui/settings/dialog.py" line="349"/>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/problems.py" line="19"/>
+        <source>Kestrel could not use all of your saved settings; it uses the defaults instead:</source>
+        <translation>Kestrel 无法使用你保存的部分设置，已改用默认值：</translation>
     </message>
     <message>
         <source>Model file to load. Leave empty to use the starter model.</source>
@@ -1926,7 +1935,7 @@ Ctrl+Enter translates.</source>
 <context>
     <name>SourcePane</name>
     <message>
-        <location filename="../../app/ui/summarize/results.py" line="75"/>
+        <location filename="../../app/ui/summarize/results.py" line="76"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -1960,152 +1969,152 @@ Ctrl+Enter translates.</source>
 <context>
     <name>SummarizePanel</name>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="81"/>
+        <location filename="../../app/ui/summarize/panel.py" line="80"/>
         <source>No document yet.</source>
         <translation>尚未打开文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="121"/>
+        <location filename="../../app/ui/summarize/panel.py" line="113"/>
         <source>Can&apos;t use this: %1</source>
         <translation>无法使用：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="138"/>
+        <location filename="../../app/ui/summarize/panel.py" line="129"/>
         <source>Open a document</source>
         <translation>打开文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="139"/>
+        <location filename="../../app/ui/summarize/panel.py" line="130"/>
         <source>All files</source>
         <translation>所有文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="139"/>
+        <location filename="../../app/ui/summarize/panel.py" line="130"/>
         <source>Documents</source>
         <translation>文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="152"/>
+        <location filename="../../app/ui/summarize/panel.py" line="143"/>
         <source>The clipboard holds no text to summarize.</source>
         <translation>剪贴板中没有可供摘要的文本。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="159"/>
+        <location filename="../../app/ui/summarize/panel.py" line="150"/>
         <source>Pasted text</source>
         <translation>粘贴的文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="163"/>
+        <location filename="../../app/ui/summarize/panel.py" line="154"/>
         <source>A summary is running: cancel it before opening another document.</source>
         <translation>正在生成摘要：请先取消，再打开其他文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="169"/>
+        <location filename="../../app/ui/summarize/panel.py" line="161"/>
         <source>Reading %1…</source>
         <translation>正在读取 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="192"/>
+        <location filename="../../app/ui/summarize/panel.py" line="174"/>
         <source>No document loaded.</source>
         <translation>未加载文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="207"/>
+        <location filename="../../app/ui/summarize/panel.py" line="193"/>
         <source>This is a very large document (%1 MB). It is read piece by piece, but summarizing all of it will take a long time; finished parts are kept if you cancel.</source>
         <translation>这是一个非常大的文档（%1 MB）。它会被逐段读取，但完整摘要需要很长时间；如果取消，已完成的部分会保留。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="219"/>
+        <location filename="../../app/ui/summarize/panel.py" line="205"/>
         <source>1 page</source>
         <translation>1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="219"/>
+        <location filename="../../app/ui/summarize/panel.py" line="205"/>
         <source>%1 pages</source>
         <translation>%1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="220"/>
+        <location filename="../../app/ui/summarize/panel.py" line="206"/>
         <source>%1 characters</source>
         <translation>%1 个字符</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="239"/>
+        <location filename="../../app/ui/summarize/panel.py" line="225"/>
         <source>Load a model to count tokens and estimate the time.</source>
         <translation>加载模型后才能统计 token 数并估算用时。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="246"/>
+        <location filename="../../app/ui/summarize/panel.py" line="232"/>
         <source>Counting tokens when the engine is free…</source>
         <translation>引擎空闲时将统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="255"/>
+        <location filename="../../app/ui/summarize/panel.py" line="241"/>
         <source>Counting tokens…</source>
         <translation>正在统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="264"/>
+        <location filename="../../app/ui/summarize/panel.py" line="252"/>
         <source>%1 tokens</source>
         <translation>%1 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="266"/>
+        <location filename="../../app/ui/summarize/panel.py" line="254"/>
         <source> · fits the context: one pass</source>
         <translation> · 可放入上下文：一次完成</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="268"/>
+        <location filename="../../app/ui/summarize/panel.py" line="256"/>
         <source> · %1 parts of up to %2 tokens</source>
         <translation> · 分 %1 部分，每部分最多 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="290"/>
+        <location filename="../../app/ui/summarize/panel.py" line="277"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="300"/>
+        <location filename="../../app/ui/summarize/panel.py" line="291"/>
         <source>Cancelling…</source>
         <translation>正在取消…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="310"/>
+        <location filename="../../app/ui/summarize/panel.py" line="298"/>
         <source>Part %1 of %2</source>
         <translation>第 %1 部分，共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="314"/>
+        <location filename="../../app/ui/summarize/panel.py" line="302"/>
         <source>Reading the whole document in one pass</source>
         <translation>正在一次读取整个文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="317"/>
+        <location filename="../../app/ui/summarize/panel.py" line="305"/>
         <source>Combining the parts</source>
         <translation>正在合并各部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="342"/>
+        <location filename="../../app/ui/summarize/panel.py" line="334"/>
         <source>Cancelled: %1 of %2 parts summarized (kept below)</source>
         <translation>已取消：已摘要 %1 / %2 部分（结果保留在下方）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="345"/>
+        <location filename="../../app/ui/summarize/panel.py" line="337"/>
         <source>Done in %1 · %2 parts</source>
         <translation>完成，用时 %1 · 共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="348"/>
+        <location filename="../../app/ui/summarize/panel.py" line="340"/>
         <source> (%1 from the cache)</source>
         <translation>（其中 %1 部分来自缓存）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="350"/>
+        <location filename="../../app/ui/summarize/panel.py" line="342"/>
         <source> · %1 tokens read at %2 tok/s</source>
         <translation> · 已读取 %1 个 token（%2 tok/s）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="370"/>
+        <location filename="../../app/ui/summarize/panel.py" line="353"/>
         <source>The summary could not be made.</source>
         <translation>无法生成摘要。</translation>
     </message>
@@ -2113,113 +2122,113 @@ Ctrl+Enter translates.</source>
 <context>
     <name>TranslatePanel</name>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="98"/>
+        <location filename="../../app/ui/translate/panel.py" line="100"/>
         <source>Swap languages</source>
         <translation>交换语言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="101"/>
+        <location filename="../../app/ui/translate/panel.py" line="103"/>
         <source>Open document…</source>
         <translation>打开文档…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="103"/>
+        <location filename="../../app/ui/translate/panel.py" line="105"/>
         <source>Glossary…</source>
         <translation>术语表…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="119"/>
+        <location filename="../../app/ui/translate/panel.py" line="121"/>
         <source>Back to text</source>
         <translation>返回文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="135"/>
+        <location filename="../../app/ui/translate/panel.py" line="137"/>
         <source>The translation appears here.</source>
         <translation>译文会显示在这里。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="155"/>
+        <location filename="../../app/ui/translate/panel.py" line="153"/>
         <source>%v / %m segments</source>
         <translation>%v / %m 段</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="162"/>
+        <location filename="../../app/ui/translate/panel.py" line="160"/>
         <source>Translate</source>
         <translation>翻译</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="164"/>
+        <location filename="../../app/ui/translate/panel.py" line="162"/>
         <source>Translate (Ctrl+Enter)</source>
         <translation>翻译 (Ctrl+Enter)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="166"/>
+        <location filename="../../app/ui/translate/panel.py" line="164"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="168"/>
+        <location filename="../../app/ui/translate/panel.py" line="166"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="170"/>
-        <location filename="../../app/ui/translate/panel.py" line="398"/>
+        <location filename="../../app/ui/translate/panel.py" line="168"/>
+        <location filename="../../app/ui/translate/panel.py" line="389"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="252"/>
+        <location filename="../../app/ui/translate/panel.py" line="247"/>
         <source>Auto (detected: %1)</source>
         <translation>自动（检测到：%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="254"/>
+        <location filename="../../app/ui/translate/panel.py" line="249"/>
         <source>Auto-detect</source>
         <translation>自动检测</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="264"/>
+        <location filename="../../app/ui/translate/panel.py" line="259"/>
         <source>Choose the source language first: it could not be detected.</source>
         <translation>请先选择源语言：无法自动检测。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="292"/>
+        <location filename="../../app/ui/translate/panel.py" line="287"/>
         <source>Type or paste some text first, or open a document.</source>
         <translation>请先输入或粘贴文本，或打开一个文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="296"/>
+        <location filename="../../app/ui/translate/panel.py" line="291"/>
         <source>Nothing to translate: the text has no words.</source>
         <translation>没有可翻译的内容：文本中没有文字。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="301"/>
+        <location filename="../../app/ui/translate/panel.py" line="297"/>
         <source>No model is loaded yet. Wait for it, or open one with File › Open model file…</source>
         <translation>尚未加载模型。请稍候，或通过“文件 › 打开模型文件…”打开一个。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="305"/>
+        <location filename="../../app/ui/translate/panel.py" line="301"/>
         <source>The model is busy with another answer. Try again when it has finished.</source>
         <translation>模型正在生成其他回答。请等它完成后再试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="311"/>
+        <location filename="../../app/ui/translate/panel.py" line="306"/>
         <source>The source and target languages are the same.</source>
         <translation>源语言和目标语言相同。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="330"/>
+        <location filename="../../app/ui/translate/panel.py" line="324"/>
         <source>Translating…</source>
         <translation>正在翻译…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="387"/>
+        <location filename="../../app/ui/translate/panel.py" line="378"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="398"/>
+        <location filename="../../app/ui/translate/panel.py" line="389"/>
         <source>Save document…</source>
         <translation>保存文档…</translation>
     </message>

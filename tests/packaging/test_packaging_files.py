@@ -46,7 +46,8 @@ def test_version_has_one_source() -> None:
 
 
 def test_starter_model_inside_a_bundle_is_used_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.core import paths, starter
+    from app.base import paths
+    from app.models import starter
 
     bundle = tmp_path / "_internal"
     (bundle / "models").mkdir(parents=True)
@@ -63,7 +64,8 @@ def test_starter_model_inside_a_bundle_is_used_in_place(tmp_path: Path, monkeypa
 
 
 def test_without_a_bundle_the_starter_model_is_assembled_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.core import paths, starter
+    from app.base import paths
+    from app.models import starter
 
     monkeypatch.delattr(sys, "_MEIPASS", raising=False)
     assert starter.bundled_starter_model() is None

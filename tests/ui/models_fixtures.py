@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core import paths
-from app.core.library import Library
-from app.core.memory import MachineMemory
-from app.core.settings import Settings
-from app.llm.fake import FakeEngine
-from app.llm.types import Engine, LoadParams
+from app.base import paths
+from app.base.settings import Settings
+from app.engines.contract import Engine, LocalModel, ModelSpec
+from app.engines.fake import FakeEngine
+from app.gguf.memory import MachineMemory
+from app.models.library import Library
+from app.ui.engine.controller import EngineController
 from app.ui.models import ModelsPanel
 from app.ui.models import panel as panel_module
 from app.ui.models.common import Machine
-from app.ui.worker import EngineController
 from tests import gguf_files
 
 GiB = 1 << 30
@@ -45,7 +45,10 @@ def as_downloaded(source: Path, repo_folder: str = "acme__Tiny-GGUF") -> Path:
 
 
 class Harness:
-    """A ModelsPanel on a real EngineController over the fake engine, with a fixed machine."""
+    """A ModelsPanel on a real EngineController over the fake engine, with a fixed machine.
+
+    ``engines_made`` counts the engines the controller's factory made (one: the window's).
+    """
 
     def __init__(self, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, library: Library,
                  engine: Engine | None = None, model: Path | None = None, machine: Machine = CPU_MACHINE) -> None:
@@ -53,17 +56,23 @@ class Harness:
         monkeypatch.setattr(panel_module, "probe_machine", lambda: machine)  # no nvidia-smi, same figures
         self.settings = Settings.load_default()
         self.library = library
-        self.controller = EngineController(engine or FakeEngine(tokens_per_s=2000))
+        self.engine = engine or FakeEngine(tokens_per_s=2000)
+        self.engines_made = 0
+        self.controller = EngineController(self._make_engine)
         if model is not None:
             self.settings.set("model_path", str(model))
             with qtbot.waitSignal(self.controller.loaded, timeout=5000):
-                self.controller.load(LoadParams(model_path=model))
+                self.controller.load(LocalModel(path=model))
         self.panel = ModelsPanel(self.controller, self.settings, library)
         qtbot.addWidget(self.panel)
         self.panel.resize(1100, 720)
         self.panel.show()
         self.wait_scan(0)
         qtbot.waitUntil(lambda: self.panel.machine is machine, timeout=5000)
+
+    def _make_engine(self, _spec: ModelSpec) -> Engine:
+        self.engines_made += 1
+        return self.engine
 
     def wait_scan(self, after: int | None = None) -> None:
         """Wait for the library scan in flight (after ``after`` finished scans) to land."""

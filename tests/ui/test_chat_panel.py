@@ -10,12 +10,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.core.history import History
-from app.core.settings import Settings
-from app.llm.fake import DEFAULT_REPLY, FakeEngine
-from app.llm.types import LoadParams
+from app.base.settings import Settings
+from app.chat.history import History
+from app.engines.contract import LocalModel
+from app.engines.fake import DEFAULT_REPLY, FakeEngine
 from app.ui.chat.panel import ChatPanel
-from app.ui.worker import EngineController
+from app.ui.engine.controller import EngineController
 
 
 class Env:
@@ -24,9 +24,9 @@ class Env:
         self.engine = engine
         self.settings = Settings(tmp_path / "settings.json")
         self.history = History(tmp_path / "history.sqlite3")
-        self.controller = EngineController(engine)
+        self.controller = EngineController(lambda _spec: engine)
         with qtbot.waitSignal(self.controller.loaded, timeout=5000):
-            self.controller.load(LoadParams(model_path=Path("fake.gguf")))
+            self.controller.load(LocalModel(path=Path("fake.gguf")))
         self.panel = ChatPanel(self.controller, self.history, self.settings)
         qtbot.addWidget(self.panel)
         self.panel.resize(900, 700)
@@ -50,14 +50,17 @@ def env(qtbot: QtBot, tmp_path: Path) -> Iterator[Env]:
     e.close()
 
 
+@pytest.mark.qt_log_ignore("propagateSizeHints")
 def test_enter_sends_and_the_reply_streams_into_view_and_history(env: Env) -> None:
+    env.panel.show()  # so that isVisible() below says what the user sees
+    env.qtbot.waitExposed(env.panel)
     env.send("Show me some code")
     widgets = env.panel.view.widgets()
     assert [w.role for w in widgets] == ["user", "assistant"]
     assert widgets[1].text == DEFAULT_REPLY
     # Markdown rendered at the end: the code fence markers are gone from the display.
     assert "```" not in widgets[1].body.toPlainText() and "def hello" in widgets[1].body.toPlainText()
-    assert widgets[1].details.isVisible() is False or "tok/s" in widgets[1].details.text()
+    assert widgets[1].details.isVisible() and "tok/s" in widgets[1].details.text()  # show_speed_details
     stored = env.history.messages(env.panel.conversation_id or -1)
     assert [(m.role, m.complete) for m in stored] == [("user", True), ("assistant", True)]
     assert stored[1].content == DEFAULT_REPLY and stored[1].stats and stored[1].stats["stop_reason"] == "eos"
@@ -199,7 +202,8 @@ def test_a_message_that_cannot_fit_gets_a_clear_error_and_nothing_is_lost(qtbot:
     try:
         text = "word " * 400
         e.send(text)
-        assert not e.panel.banner.isHidden() and "context holds 256" in e.panel.banner.text()
+        assert not e.panel.notice.isHidden() and "context holds 256" in e.panel.notice.text()
+        assert e.panel.notice.kind == "error"
         stored = e.history.messages(e.panel.conversation_id or -1)
         assert [m.role for m in stored] == ["user"] and stored[0].content == text
         assert e.panel.send_button.isEnabled()
@@ -213,6 +217,6 @@ def test_trimmed_history_is_stated_in_the_ui(qtbot: QtBot, tmp_path: Path) -> No
     try:
         for i in range(6):
             e.send(f"question {i} " + "word " * 12)
-        assert not e.panel.banner.isHidden() and "oldest message" in e.panel.banner.text()
+        assert not e.panel.notice.isHidden() and "oldest message" in e.panel.notice.text()
     finally:
         e.close()

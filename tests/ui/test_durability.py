@@ -2,16 +2,20 @@
 
 Twenty times a child process builds the real ``ChatPanel`` (real ``EngineController``
 and worker thread, real ``History``) on the fake engine streaming ~30 tokens/s, sends a
-unique message and reports on stdout what it has shown; the parent SIGKILLs it at a
-random (seeded) moment 0.2-2.5 s after the reply began to show. All children share one
-``KESTREL_HOME``, so the history accumulates across the kills, and each child opens the
-database the previous one was killed over.
+unique message and reports on stdout what it has shown (``SHOWN n``) and what it has
+committed to the database (``PERSISTED n``, printed after the commit returned); the
+parent SIGKILLs it once it has committed a random (seeded) 1-3 times and then shown a
+random 0-25 tokens more, so the kill lands anywhere from the first commit to about three
+seconds into the reply, and a panel that stopped committing as it streams would never
+reach the kill. Every wait is on what the child reported, never on the clock.
+All children share one ``KESTREL_HOME``, so the history accumulates across the kills,
+and each child opens the database the previous one was killed over.
 
 Afterwards every user message must be there, each followed by its reply: a non-empty
-prefix of the fake reply holding at least what had been shown ``PERSIST_S`` (plus a
-margin for the flush timer) before the kill. The file must pass ``integrity_check``, and
-the startup recovery (``mark_incomplete_as_interrupted``) must keep the cut-off replies
-and mark them interrupted.
+prefix of the fake reply holding at least what the child had reported committed before
+the kill. The file must pass ``integrity_check``, and the startup recovery
+(``mark_incomplete_as_interrupted``) must keep the cut-off replies and mark them
+interrupted.
 """
 
 from __future__ import annotations
@@ -24,22 +28,20 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from app.core.history import History
-from app.llm.fake import _split_tokens
-from app.ui.chat.panel import FLUSH_MS, PERSIST_S
+from app.chat.history import History
+from app.engines.fake import _split_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 20
 TOKENS_PER_S = 30.0
 SEED = 20240607
-KILL_AFTER_S = (0.2, 2.5)
-#: A commit is due PERSIST_S after the last one and happens at the next flush.
-PERSIST_WINDOW_S = PERSIST_S + 2 * FLUSH_MS / 1000 + 0.15
+KILL_AFTER_COMMITS = (1, 3)  # commits while streaming (the first one comes with the first text shown)
+KILL_EXTRA_TOKENS = (0, 25)  # tokens shown after that commit
 STREAMING_TIMEOUT_S = 20.0
 
 #: Long enough (~450 word tokens, 15 s at 30 tokens/s) never to finish before the kill.
@@ -58,16 +60,23 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 message, reply, tps, new_chat = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4] == "1"
 
 from PySide6.QtCore import QTimer
-from app.core.history import History
-from app.core.settings import Settings
-from app.llm.fake import FakeEngine, _split_tokens
-from app.llm.types import LoadParams
+from app.chat.history import History
+from app.base.settings import Settings
+from app.engines.fake import FakeEngine, _split_tokens
+from app.engines.contract import LocalModel
 from app.ui.application import create_application
 from app.ui.chat.panel import ChatPanel
-from app.ui.worker import EngineController
+from app.ui.engine.controller import EngineController
 
 shown = [0]
 original_flush = ChatPanel._flush
+original_update = History.update_message
+
+def reporting_update(history, message_id, content, **kwargs):
+    original_update(history, message_id, content, **kwargs)
+    print(f"PERSISTED {len(_split_tokens(content))}", flush=True)
+
+History.update_message = reporting_update
 
 def reporting_flush(panel):
     original_flush(panel)
@@ -87,7 +96,8 @@ ChatPanel._flush = reporting_flush  # before the panel connects its flush timer
 app = create_application()
 settings = Settings.load_default()
 history = History(History.default_path())
-controller = EngineController(FakeEngine(reply=reply, tokens_per_s=tps))
+engine = FakeEngine(reply=reply, tokens_per_s=tps)
+controller = EngineController(lambda _spec: engine)
 panel = ChatPanel(controller, history, settings)
 panel.resize(900, 700)
 panel.show()
@@ -100,7 +110,7 @@ def start(_loaded):
     print(f"SENT {panel.conversation_id}", flush=True)
 
 controller.loaded.connect(start)
-controller.load(LoadParams(model_path=Path("fake.gguf")))
+controller.load(LocalModel(path=Path("fake.gguf")))
 QTimer.singleShot(60_000, app.quit)  # never outlive a parent that died
 app.exec()
 print("EXITED", flush=True)
@@ -118,48 +128,40 @@ class Child:
             [sys.executable, "-c", CHILD, message, REPLY, str(TOKENS_PER_S), "1" if new_chat else "0"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
         )
-        self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
-        self.seen: list[tuple[float, str]] = []
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            self.lines.put((time.monotonic(), line.strip()))
+            self.lines.put(line.strip())
 
-    def wait_for(self, wanted: str, timeout_s: float) -> float:
-        deadline = time.monotonic() + timeout_s
+    def wait_for(self, wanted: Callable[[str], bool], what: str, timeout_s: float) -> None:
+        """Read the child's lines until one satisfies ``wanted``; ``timeout_s`` only bounds a hung child."""
         while True:
             try:
-                stamp, line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+                line = self.lines.get(timeout=timeout_s)
             except queue.Empty:
-                if time.monotonic() >= deadline or self.proc.poll() is not None:
-                    raise AssertionError(f"the child never printed {wanted!r}; its lines: {self.seen}") from None
-                continue
-            self.seen.append((stamp, line))
-            if line == wanted:
-                return stamp
+                raise AssertionError(f"the child never printed {what}; its lines: {self.seen}") from None
+            self.seen.append(line)
+            if wanted(line):
+                return
 
-    def kill(self) -> float:
-        killed_at = time.monotonic()
+    def kill(self) -> None:
+        """SIGKILL, then keep only the lines printed before it (the pipe holds nothing later)."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
         self._reader.join(5)
         while not self.lines.empty():
-            stamp, line = self.lines.get()
-            if stamp <= killed_at:
-                self.seen.append((stamp, line))
+            self.seen.append(self.lines.get())
         self.stderr.close()
-        return killed_at
 
-    def shown_at(self, moment: float) -> int:
-        """Tokens the child had shown by ``moment`` (0 before the first flush)."""
-        shown = 0
-        for stamp, line in self.seen:
-            if stamp <= moment and line.startswith("SHOWN "):
-                shown = int(line.split()[1])
-        return shown
+    def last(self, prefix: str) -> int:
+        """The number on the last ``prefix`` line (0 when there was none)."""
+        values = [int(line.split()[1]) for line in self.seen if line.startswith(prefix + " ")]
+        return values[-1] if values else 0
 
 
 @pytest.mark.timeout(180)
@@ -169,24 +171,22 @@ class Child:
 def test_no_message_lost_across_20_kill_9_during_generation(kestrel_home: Path, tmp_path: Path) -> None:
     rng = random.Random(SEED)
     runs: list[dict[str, object]] = []
-    started = time.monotonic()
     for i in range(RUNS):
         message = f"Message {i + 1} of {RUNS}, id {rng.getrandbits(48):012x}: tell me about kestrels."
+        commits, extra = rng.randint(*KILL_AFTER_COMMITS), rng.randint(*KILL_EXTRA_TOKENS)
         child = Child(message, new_chat=i % 2 == 0, log=tmp_path / f"child-{i + 1}.stderr")
         try:
-            streaming_at = child.wait_for("STREAMING", STREAMING_TIMEOUT_S)
-            delay = rng.uniform(*KILL_AFTER_S)
-            time.sleep(max(streaming_at + delay - time.monotonic(), 0.0))
+            child.wait_for(lambda line: line == "STREAMING", "STREAMING", STREAMING_TIMEOUT_S)
+            for k in range(commits):
+                child.wait_for(lambda line: line.startswith("PERSISTED "), f"PERSISTED #{k + 1}", STREAMING_TIMEOUT_S)
+            target = child.last("PERSISTED") + extra
+            child.wait_for(lambda line, n=target: line.startswith("SHOWN ") and int(line.split()[1]) >= n,
+                           f"SHOWN {target}", STREAMING_TIMEOUT_S)
             assert child.proc.poll() is None, f"run {i + 1}: the child exited before the kill"
         finally:
-            killed_at = child.kill()
+            child.kill()
         assert child.proc.returncode == -signal.SIGKILL
-        runs.append({
-            "message": message, "after_s": killed_at - streaming_at,
-            "shown_at_kill": child.shown_at(killed_at),
-            "required": child.shown_at(killed_at - PERSIST_WINDOW_S),
-        })
-    elapsed = time.monotonic() - started
+        runs.append({"message": message, "shown_at_kill": child.last("SHOWN"), "required": child.last("PERSISTED")})
 
     db_path = History.default_path()
     assert db_path.is_relative_to(kestrel_home)
@@ -217,11 +217,10 @@ def test_no_message_lost_across_20_kill_9_during_generation(kestrel_home: Path, 
             tokens = len(_split_tokens(answer.content))
             if not answer.content or not REPLY.startswith(answer.content):
                 problems.append(f"run {n}: reply {answer.content[:40]!r} ({tokens} tokens) is not a non-empty prefix "
-                                f"of the fake reply; killed {run['after_s']:.2f} s after streaming began, "
-                                f"{run['shown_at_kill']} tokens shown")
+                                f"of the fake reply; killed with {run['shown_at_kill']} tokens shown")
             elif tokens < run["required"]:  # type: ignore[operator]
-                problems.append(f"run {n}: {tokens} tokens stored but {run['required']} were shown "
-                                f"{PERSIST_WINDOW_S:.2f} s before the kill ({run['after_s']:.2f} s into the stream)")
+                problems.append(f"run {n}: {tokens} tokens stored but the child had committed {run['required']} "
+                                f"before the kill ({run['shown_at_kill']} shown)")
             replies[answer.id] = answer.content
             assert not answer.complete, f"run {n}: a reply cut off by kill -9 is marked complete"
         assert not problems, "\n".join(problems)
@@ -242,4 +241,3 @@ def test_no_message_lost_across_20_kill_9_during_generation(kestrel_home: Path, 
         assert history.mark_incomplete_as_interrupted() == 0
     finally:
         history.close()
-    assert elapsed < 90, f"20 kills took {elapsed:.0f} s"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,12 +11,13 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.history import History
-from app.core.settings import Settings
-from app.llm.fake import FakeEngine
-from app.llm.types import Engine
+from app.base.settings import Settings
+from app.chat.history import History
+from app.engines.contract import Engine
+from app.engines.fake import FakeEngine
+from app.ui.engine.controller import EngineController, ModelState
 from app.ui.main_window import MainWindow
-from app.ui.worker import EngineController
+from app.ui.speed import ReadoutState
 from tests import gguf_files
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
@@ -24,7 +27,7 @@ class Harness:
     def __init__(self, qtbot: QtBot, home: Path, engine: Engine, model: str | None) -> None:
         self.settings = Settings.load_default()
         self.history = History(History.default_path())
-        self.controller = EngineController(engine)
+        self.controller = EngineController(lambda _spec: engine)
         self.window = MainWindow(self.controller, self.history, self.settings, model_override=model)
         qtbot.addWidget(self.window)
         self.window.show()
@@ -57,7 +60,7 @@ def test_title_focus_and_menus(harness: Harness, qtbot: QtBot) -> None:
     actions = {a.text().replace("&", "") for a in w.menuBar().actions()}
     assert actions == {"File", "Help"}
     for action in (w.new_chat_action, w.open_model_action, w.settings_action, w.quit_action, w.about_action):
-        assert action.isEnabled() and not action.shortcut().isEmpty() or action is w.about_action
+        assert (action.isEnabled() and not action.shortcut().isEmpty()) or action is w.about_action
     assert w.model_label.text() == "Fake model · Q4_K_M"
     assert w.readout.backend_text().startswith("CPU")
 
@@ -77,13 +80,13 @@ def test_geometry_is_remembered(qtbot: QtBot, kestrel_home: Path, fake_model: Pa
 
 def test_a_broken_model_is_explained_and_the_app_stays_usable(qtbot: QtBot, kestrel_home: Path,
                                                               tmp_path: Path) -> None:
-    from app.llm.engine import LlamaEngine
+    from app.engines.llama.engine import LlamaEngine
 
     broken = gguf_files.make_random_bytes(tmp_path / "broken.gguf")
     h = Harness(qtbot, kestrel_home, LlamaEngine(), str(broken))
     try:
-        qtbot.waitUntil(lambda: not h.window.chat.banner.isHidden(), timeout=10000)
-        assert "broken.gguf" in h.window.chat.banner.text() and "not a GGUF file" in h.window.chat.banner.text()
+        qtbot.waitUntil(lambda: not h.window.chat.notice.isHidden(), timeout=10000)
+        assert "broken.gguf" in h.window.chat.notice.text() and "not a GGUF file" in h.window.chat.notice.text()
         assert h.window.model_label.text() == "No model"
         assert not h.window.chat.send_button.isEnabled()
         h.window.chat.input.setPlainText("my unsent words")
@@ -95,8 +98,8 @@ def test_a_broken_model_is_explained_and_the_app_stays_usable(qtbot: QtBot, kest
 def test_missing_model_file_is_explained(qtbot: QtBot, kestrel_home: Path, tmp_path: Path) -> None:
     h = Harness(qtbot, kestrel_home, FakeEngine(), str(tmp_path / "nowhere.gguf"))
     try:
-        qtbot.waitUntil(lambda: not h.window.chat.banner.isHidden(), timeout=5000)
-        assert "model file not found" in h.window.chat.banner.text()
+        qtbot.waitUntil(lambda: not h.window.chat.notice.isHidden(), timeout=5000)
+        assert "model file not found" in h.window.chat.notice.text()
     finally:
         h.close()
 
@@ -112,7 +115,7 @@ def test_closing_mid_answer_stops_cleanly_and_keeps_the_text(qtbot: QtBot, kestr
     qtbot.waitUntil(lambda: len(chat.view.widgets()) == 2 and len(chat.view.widgets()[1].text) > 30, timeout=5000)
     cid = chat.conversation_id
     h.window.close()
-    assert not h.controller._thread.isRunning()
+    assert h.controller.wait_stopped(0)
     stored = h.history.messages(cid or -1)
     assert stored[0].content == "a long one please"
     assert stored[1].content.startswith("t0 t1") and len(stored[1].content) >= 30
@@ -134,7 +137,7 @@ def test_open_model_file_refuses_a_broken_file(harness: Harness, tmp_path: Path,
 
 @pytest.mark.real_model
 def test_chat_end_to_end_on_the_real_starter_model(qtbot: QtBot, kestrel_home: Path, starter_model: Path) -> None:
-    from app.llm.engine import LlamaEngine
+    from app.engines.llama.engine import LlamaEngine
 
     h = Harness(qtbot, kestrel_home, LlamaEngine(), str(starter_model))
     try:
@@ -161,3 +164,76 @@ def test_chat_end_to_end_on_the_real_starter_model(qtbot: QtBot, kestrel_home: P
         assert second["cached_tokens"] >= stats["prompt_tokens"]
     finally:
         h.close()
+
+
+def test_closing_while_a_model_loads_exits_within_two_seconds(qtbot: QtBot, kestrel_home: Path,
+                                                            fake_model: Path) -> None:
+    h = Harness(qtbot, kestrel_home, FakeEngine(load_s=60.0), str(fake_model))
+    qtbot.waitUntil(lambda: h.controller.state is ModelState.LOADING, timeout=5000)
+    assert h.window.model_label.text() == "Loading model…" and h.window.load_bar.isVisible()
+    started = time.monotonic()
+    assert h.window.close()
+    assert time.monotonic() - started < 2.0
+    assert h.controller.wait_stopped(0) and not h.window.isVisible()
+    h.history.close()
+
+
+def test_closing_waits_for_an_engine_thread_that_is_slow_to_stop(harness: Harness, qtbot: QtBot) -> None:
+    """shutdown() returning False must not let the window (and its controller's thread) go."""
+    release = threading.Event()
+    job = harness.controller.run_job(lambda engine, stop, report: release.wait(10))  # deaf to its stop flag
+    qtbot.waitSignal(job.started, timeout=5000).wait()
+    harness.window.shutdown_wait_ms = 50
+    assert harness.window.close() is False
+    assert harness.window.isVisible() and not harness.controller.wait_stopped(0)
+    release.set()
+    qtbot.waitUntil(lambda: not harness.window.isVisible(), timeout=5000)
+    assert harness.controller.wait_stopped(0) and job.is_finished
+
+
+def test_the_readout_follows_request_state_not_its_words(qtbot: QtBot, kestrel_home: Path, fake_model: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reply that fails before its first figure leaves the readout idle, whatever language it speaks."""
+    from app.ui.speed import readout as readout_module
+
+    monkeypatch.setattr(readout_module, "STARTED_TEXT", "正在读取提示词…")  # as in the Chinese UI
+    h = Harness(qtbot, kestrel_home, FakeEngine(fail_after_tokens=0), str(fake_model))
+    try:
+        qtbot.waitUntil(lambda: h.controller.model is not None, timeout=5000)
+        readout, chat = h.window.readout, h.window.chat
+        seen: list[tuple[ReadoutState, str]] = []  # what the readout showed once the reply started
+        h.controller.request_started.connect(lambda _handle: seen.append((readout.state, readout.text())))
+        chat.input.setPlainText("hello")
+        chat.send()
+        qtbot.waitUntil(lambda: not h.controller.busy, timeout=5000)
+        assert seen == [(ReadoutState.WAITING, "正在读取提示词…")]
+        assert readout.state is ReadoutState.IDLE and readout.text() == "Ready"
+        assert chat.notice.kind == "error" and "failed on purpose" in chat.notice.text()
+    finally:
+        h.close()
+
+
+def test_a_corrupt_settings_file_is_reported_when_the_window_opens(qtbot: QtBot, kestrel_home: Path,
+                                                                  fake_model: Path) -> None:
+    path = Settings.default_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{ this is not json", encoding="utf-8")
+    h = Harness(qtbot, kestrel_home, FakeEngine(), str(fake_model))
+    try:
+        notice = h.window.chat.notice
+        assert not notice.isHidden() and notice.kind == "warning"
+        assert "settings.json" in notice.text() and "moved to" in notice.text()
+        assert notice.text() == "\n".join(h.settings.problems)
+    finally:
+        h.close()
+
+
+def test_the_status_bar_follows_the_model_state(harness: Harness, qtbot: QtBot) -> None:
+    w = harness.window
+    assert harness.controller.state is ModelState.READY and not w.load_bar.isVisible()
+    assert w.readout.backend_text() == "CPU" and "Fake model" in w.windowTitle()
+    harness.controller.worker.engine.load_s = 60.0  # type: ignore[union-attr]
+    w.load_model()
+    qtbot.waitUntil(lambda: harness.controller.state is ModelState.LOADING, timeout=5000)
+    assert w.model_label.text() == "Loading model…" and w.load_bar.isVisible()
+    assert w.readout.backend_text() == "No model"

@@ -16,16 +16,21 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.core.download import target_path
-from app.core.gguf_info import read_gguf_info
-from app.core.library import Library
-from app.llm.fake import FakeEngine
-from app.llm.quantize import quantize
-from app.llm.types import ChatMessage, GenerationParams, LoadedModel, LoadParams
-from app.ui.models.common import FIT_ROLE, format_params
-from app.ui.models.library_view import COL_FIT, COL_MEMORY
+from app.base.settings import Settings
+from app.engines.contract import ChatMessage, GenerationParams, LoadedModel, LocalModel
+from app.engines.fake import FakeEngine
+from app.engines.llama.quantize import quantize
+from app.gguf.reader import read_gguf_info
+from app.models.download import target_path
+from app.models.library import Library
+from app.ui.engine.controller import EngineController
+from app.ui.models import ModelsPanel
+from app.ui.models import panel as panel_module
+from app.ui.models.common import FIT_ROLE, Machine, format_params
+from app.ui.models.library_view import COL_FIT, COL_MEMORY, LibraryTable
 from tests.hub_server import FakeHub, loopback_only, model_bytes
 from tests.ui.models_fixtures import (
+    CPU_MACHINE,
     GPU_MACHINE,
     TINY_MACHINE,
     Harness,
@@ -81,6 +86,38 @@ def make(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, library: Library) -> Ite
 
 def row_index(h: Harness, path: Path) -> int:
     return next(i for i, r in enumerate(h.panel.table.rows()) if r.path.resolve() == path.resolve())
+
+
+# ---- lazy construction -------------------------------------------------------------------------
+
+def test_the_tab_is_built_and_the_machine_probed_only_when_first_shown(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch,
+                                                                      library: Library, f16: Path) -> None:
+    probes: list[Machine] = []
+
+    def probe() -> Machine:
+        probes.append(CPU_MACHINE)
+        return CPU_MACHINE
+
+    monkeypatch.setattr(panel_module, "probe_machine", probe)
+    library.add(f16, "imported")
+    controller = EngineController(lambda _spec: FakeEngine())
+    panel = ModelsPanel(controller, Settings.load_default(), library)
+    qtbot.addWidget(panel)
+    try:
+        assert not panel.built and panel.findChild(LibraryTable) is None
+        assert probes == [] and panel.scans == 0
+        panel.shutdown()  # a tab never shown has nothing to stop
+
+        panel.show()
+        assert panel.built and panel.findChild(LibraryTable) is panel.table
+        qtbot.waitUntil(lambda: panel.scans == 1 and panel.machine is CPU_MACHINE, timeout=5000)
+        assert panel.table.selected_path() == f16
+        panel.hide()
+        panel.show()  # shown again: nothing is built or probed twice
+        assert probes == [CPU_MACHINE] and panel.findChildren(LibraryTable) == [panel.table]
+        panel.shutdown()
+    finally:
+        assert controller.shutdown()
 
 
 # ---- library ---------------------------------------------------------------------------------
@@ -143,14 +180,14 @@ def test_dropping_gguf_files_imports_them_in_place(make, library: Library, f16: 
     assert [Path(e.path) for e in library.entries()] == [f16] and library.entries()[0].source == "imported"
     assert h.panel.table.selected_path() == f16  # linked where it is, never copied
     assert not list(h.panel.library.path.parent.rglob("*.gguf"))
-    assert "Added 1 model" in h.panel.message.text()
+    assert "Added 1 model" in h.panel.notice.text()
 
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"not gguf")
     before = h.panel.scans
     _drag(h, [junk])
     h.wait_scan(before)
-    assert "Not added" in h.panel.message.text() and len(library.entries()) == 1
+    assert "Not added" in h.panel.notice.text() and len(library.entries()) == 1
 
 
 def test_rescan_links_models_found_in_other_apps(make, library: Library, tmp_path: Path,
@@ -163,7 +200,7 @@ def test_rescan_links_models_found_in_other_apps(make, library: Library, tmp_pat
     before = h.panel.scans
     h.qtbot.mouseClick(h.panel.rescan_button, Qt.MouseButton.LeftButton)
     h.wait_scan(before)
-    assert "Found 1 new model" in h.panel.message.text()
+    assert "Found 1 new model" in h.panel.notice.text()
     assert h.panel.table.row_text(found)[7] == "Other app" and library.entries()[0].source == "discovered"
     h.panel.table.selectRow(0)
     assert h.panel.remove_button.isEnabled() and not h.panel.delete_button.isEnabled()
@@ -177,7 +214,7 @@ def test_use_this_model_sets_model_path_and_shows_the_reload(make, library: Libr
     h = make(model=f16)
     # what the main window does: reload when model_path changes
     h.settings.subscribe(lambda key, value: key == "model_path"
-                         and h.controller.load(LoadParams(model_path=Path(str(value)))))
+                         and h.controller.load(LocalModel(path=Path(str(value)))))
     h.panel.table.selectRow(row_index(h, other))
     assert h.panel.use_button.isEnabled()
     with h.qtbot.waitSignal(h.controller.loaded, timeout=5000):
@@ -364,9 +401,15 @@ def test_compare_two_variants_end_to_end(make, library: Library, variants) -> No
         h.controller.stop()
     assert view.run_button.isEnabled()
 
+    loads_before = len(engine.loads)
     h.qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
-    assert view.running and view.stop_button.isEnabled()
+    assert view.running and view.stop_button.isEnabled() and h.controller.busy
     h.qtbot.waitUntil(lambda: not view.running, timeout=60000)
+    # measured in the window's one engine, on its thread, then the user's model is loaded again
+    assert h.engines_made == 1
+    assert [Path(spec.path).resolve() for spec in engine.loads[loads_before:]] == [f16.resolve(), q8.resolve(),
+                                                                                     f16.resolve()]
+    assert h.controller.model is not None and h.controller.model.path == f16 and not h.controller.busy
     rows = view.result_rows()
     assert [r[0].lstrip("★ ") for r in rows] == ["F16", "Q8_0"], view.status.text()
     assert rows[0][6] == "reference" and float(rows[1][6]) >= 0
@@ -385,8 +428,8 @@ def test_compare_two_variants_end_to_end(make, library: Library, variants) -> No
 # ---- GPU ---------------------------------------------------------------------------------------
 
 class AdjustingEngine(FakeEngine):
-    def load(self, params, on_progress=None) -> LoadedModel:  # type: ignore[no-untyped-def]
-        loaded = super().load(params, on_progress)
+    def load(self, spec, on_progress=None, cancel=None) -> LoadedModel:  # type: ignore[no-untyped-def]
+        loaded = super().load(spec, on_progress, cancel)
         self._loaded = dataclasses.replace(loaded, adjustments=("context 8192 -> 4096 to fit memory",))
         return self._loaded
 

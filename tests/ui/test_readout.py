@@ -10,28 +10,28 @@ from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from app.core.stats_text import details_tooltip
-from app.llm.types import GenerationStats, LiveStats, LoadedModel
-from app.ui.speed import Sparkline, SpeedReadout
+from app.chat.stats_text import details_tooltip
+from app.engines.contract import GenerationStats, LiveStats, LoadedModel, LocalModel
+from app.ui.speed import ReadoutState, Sparkline, SpeedReadout
 
 FINAL = "42.3 tok/s · TTFT 85 ms · prompt 310 tok/s · 1,900 cached · ctx 2,345/4,096"
 
 
-def loaded(backend: str = "CUDA", gpu_layers: int = 28, n_layers: int = 28) -> LoadedModel:
+def loaded(backend: str = "CUDA", gpu_layers: int | None = 28, n_layers: int | None = 28) -> LoadedModel:
     return LoadedModel(
-        path=Path("/models/qwen.gguf"), name="Qwen2.5 7B Instruct", quant="Q4_K_M",
+        spec=LocalModel(path=Path("/models/qwen.gguf")), name="Qwen2.5 7B Instruct", quant="Q4_K_M",
         n_ctx=4096, n_ctx_train=32768, backend=backend, gpu_layers=gpu_layers,
         n_layers=n_layers, chat_format="gguf-template", load_s=1.25,
     )
 
 
 def stats(**changes: object) -> GenerationStats:
-    values: dict[str, object] = dict(
-        prompt_tokens=3000, cached_tokens=1900, evaluated_tokens=1100, completion_tokens=128,
-        ttft_s=0.085, prefill_s=3.55, prefill_tps=310.0, decode_s=3.0, decode_tps=42.3,
-        total_s=3.1, stop_reason="eos", n_ctx=4096, context_used=2345, backend="CUDA",
-        gpu_layers=28, model="Qwen2.5 7B Instruct",
-    )
+    values: dict[str, object] = {
+        "prompt_tokens": 3000, "cached_tokens": 1900, "evaluated_tokens": 1100, "completion_tokens": 128,
+        "ttft_s": 0.085, "prefill_s": 3.55, "prefill_tps": 310.0, "decode_s": 3.0, "decode_tps": 42.3,
+        "total_s": 3.1, "stop_reason": "eos", "n_ctx": 4096, "context_used": 2345, "backend": "CUDA",
+        "gpu_layers": 28, "model": "Qwen2.5 7B Instruct",
+    }
     values.update(changes)
     return GenerationStats(**values)  # type: ignore[arg-type]
 
@@ -147,31 +147,50 @@ def test_model_loaded_on_cpu_and_all_layers(qtbot: QtBot) -> None:
     assert label(readout, "backendLabel").text() == "No model"
 
 
+def test_model_whose_layers_are_unknown(qtbot: QtBot) -> None:
+    """A server does not say where its layers run: show its kind, invent no counts."""
+    readout = make_readout(qtbot)
+    readout.on_model_loaded(loaded(backend="OpenAI API", gpu_layers=None, n_layers=None))
+    assert label(readout, "backendLabel").text() == "OpenAI API"
+    assert "GPU layers" not in label(readout, "backendLabel").toolTip()
+
+
 def test_a_whole_reply(qtbot: QtBot) -> None:
     readout = make_readout(qtbot)
     text = label(readout, "readoutLabel")
+    assert readout.state is ReadoutState.IDLE
     readout.on_started()
-    assert text.text() == "Reading prompt…"
+    assert text.text() == "Reading prompt…" and readout.state is ReadoutState.WAITING
 
-    readout.on_progress(LiveStats("prefill", 3000, 1200, 3000, 0, 0.5, 0.0))
-    assert text.text() == "Reading prompt 1,200 / 3,000 tokens"
+    readout.on_progress(LiveStats("prefill", 3000, 1200, 3000, 0, 0.5, None))
+    assert text.text() == "Reading prompt 1,200 / 3,000 tokens" and readout.state is ReadoutState.WAITING
     assert readout.sparkline.samples() == []  # prefill has no decode speed
 
     readout.on_progress(decode(57, 42.3))
-    assert text.text() == "42.3 tok/s · 57 tokens"
+    assert text.text() == "42.3 tok/s · 57 tokens" and readout.state is ReadoutState.DECODING
     readout.on_progress(decode(70, 40.0))
     assert [v for _, v in readout.sparkline.samples()] == [42.3, 40.0]
 
     final = stats()
     readout.on_stats(final)
+    assert text.text() == FINAL and readout.state is ReadoutState.FINAL
+    readout.on_finished()  # final figures stay
     assert text.text() == FINAL
     assert text.toolTip() == details_tooltip(final.to_dict())
     assert "Stopped: end of text" in text.toolTip()
     assert len(readout.sparkline.samples()) == 2  # live samples already plotted this reply
 
     readout.on_cleared()
-    assert text.text() == "Ready"
+    assert text.text() == "Ready" and readout.state is ReadoutState.IDLE
     assert text.toolTip() == ""
+
+
+def test_a_request_that_ends_before_any_figure_leaves_the_readout_idle(qtbot: QtBot) -> None:
+    readout = make_readout(qtbot)
+    readout.on_started()
+    readout.on_progress(LiveStats("prefill", 3000, 1200, 3000, 0, 0.5, None))
+    readout.on_finished()
+    assert readout.state is ReadoutState.IDLE and readout.text() == "Ready"
 
 
 def test_started_keeps_sparkline_history(qtbot: QtBot) -> None:
@@ -191,6 +210,9 @@ def test_fast_reply_without_live_samples_is_still_plotted(qtbot: QtBot) -> None:
     readout.on_started()
     readout.on_stats(stats(decode_tps=0.0, completion_tokens=1))
     assert len(readout.sparkline.samples()) == 1  # no speed, nothing to plot
+    readout.on_started()
+    readout.on_stats(stats(decode_tps=None, decode_s=None, completion_tokens=1))
+    assert len(readout.sparkline.samples()) == 1  # unknown speed, nothing to plot
 
 
 def test_interrupted_stats_show_words(qtbot: QtBot) -> None:

@@ -1,9 +1,12 @@
 """Driven from outside in a real window (type, Enter, wait, close), the message and the
 reply are in the history database afterwards.
 
-The app runs as users run it (``python -m app gui``) on the xcb platform against an
-``Xvfb`` server, with the fake engine; ``xdotool`` types real X key events into it and
-quits it with Ctrl+Q (File > Quit). Skipped where Xvfb or xdotool is missing.
+The app runs as users run it (``app.ui.application.run``) on the xcb platform against an
+``Xvfb`` server, with the fake engine injected through the engine factory by a small
+launcher; ``xdotool`` types real X key events into it and quits it with Ctrl+Q (File >
+Quit). Every wait is on a condition: the window title, a line the launcher prints when
+the chat input has the keyboard focus, the reply in the database. Skipped where Xvfb or
+xdotool is missing.
 """
 
 from __future__ import annotations
@@ -19,11 +22,29 @@ from pathlib import Path
 
 import pytest
 
-from app.core.history import History
-from app.llm.fake import DEFAULT_REPLY
+from app.chat.history import History, StoredMessage
+from app.engines.fake import DEFAULT_REPLY
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGE = "Hello Kestrel, this is an end to end test 4711"
+
+#: ``python -c LAUNCHER MODEL``: the app's own run() with the fake engine, printing FOCUSED
+#: once the chat input has the keyboard focus (so typing starts only then).
+LAUNCHER = r"""
+import sys
+
+from app.engines.fake import FakeEngine
+from app.ui.application import create_application, run
+
+
+def on_focus(_old, new):
+    if new is not None and new.objectName() == "chatInput":
+        print("FOCUSED", flush=True)
+
+
+create_application().focusChanged.connect(on_focus)
+sys.exit(run(sys.argv[1], engine_factory=lambda spec: FakeEngine(tokens_per_s=200)))
+"""
 
 pytestmark = pytest.mark.skipif(
     shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
@@ -76,6 +97,11 @@ def xdotool(display: str, *args: str, timeout: float = 10.0) -> str:
     return result.stdout.strip()
 
 
+def stored_messages() -> list[StoredMessage]:
+    with History(History.default_path()) as history:
+        return [m for c in history.list_conversations() for m in history.messages(c.id)]
+
+
 def wait_for(condition, timeout_s: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while True:
@@ -95,13 +121,12 @@ def test_typed_message_and_reply_reach_the_history_database(display: str, kestre
                                                              tmp_path: Path) -> None:
     model = tmp_path / "fake.gguf"  # an existing path, so the starter model is not assembled
     model.write_bytes(b"GGUF")
-    env = dict(os.environ, DISPLAY=display, KESTREL_HOME=str(kestrel_home), KESTREL_FAKE_ENGINE="1",
-               KESTREL_FAKE_TPS="200",
+    env = dict(os.environ, DISPLAY=display, KESTREL_HOME=str(kestrel_home), PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("QT_QPA_PLATFORM", None)  # the real xcb platform
     app_log = tmp_path / "app.log"
     with app_log.open("wb") as log:
-        app = subprocess.Popen([sys.executable, "-m", "app", "gui", "--model", str(model)], cwd=ROOT, env=env,
+        app = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(model)], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
         try:
             def app_output() -> str:
@@ -114,10 +139,11 @@ def test_typed_message_and_reply_reach_the_history_database(display: str, kestre
             assert "Kestrel" in title
             # No window manager runs on Xvfb: give the window the keyboard focus ourselves.
             xdotool(display, "windowfocus", "--sync", window)
-            time.sleep(0.3)  # let Qt see the focus change and put the cursor in the chat input
+            wait_for(lambda: "FOCUSED" in app_output(), 10, "the chat input to get the keyboard focus")
             xdotool(display, "type", "--delay", "15", MESSAGE)
             xdotool(display, "key", "Return")
-            time.sleep(3.0)
+            wait_for(lambda: any(m.role == "assistant" and m.complete for m in stored_messages()), 20,
+                     f"the reply in the history database\n{app_output()}")
             if shutil.which("import"):
                 subprocess.run(["import", "-window", "root", str(tmp_path / "kestrel-window.png")],
                                env=dict(os.environ, DISPLAY=display), capture_output=True, timeout=20)
@@ -131,9 +157,7 @@ def test_typed_message_and_reply_reach_the_history_database(display: str, kestre
         finally:
             _stop(app)
 
-    with History(History.default_path()) as history:
-        conversations = history.list_conversations()
-        messages = [m for c in conversations for m in history.messages(c.id)]
+    messages = stored_messages()
     users = [m for m in messages if m.role == "user"]
     assert [m.content for m in users] == [MESSAGE], f"stored messages: {messages}\n{app_log.read_text()[-3000:]}"
     replies = [m for m in messages if m.role == "assistant"]

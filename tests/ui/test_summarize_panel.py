@@ -12,13 +12,13 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
-from app.core.settings import Settings
-from app.llm.fake import FakeEngine
-from app.llm.types import ChatMessage, LoadParams
+from app.base.settings import Settings
+from app.engines.contract import ChatMessage, LocalModel
+from app.engines.fake import FakeEngine
+from app.ui.engine.controller import EngineController
 from app.ui.summarize import SummarizePanel
 from app.ui.summarize.panel import eta_text
-from app.ui.worker import EngineController
-from tests.test_extract import make_docx, make_image_pdf, make_pdf
+from tests.documents.test_extract import make_docx, make_image_pdf, make_pdf
 
 MAP_MARK = "Summary of this part:"
 
@@ -42,10 +42,10 @@ class Env:
         self.qtbot = qtbot
         self.tmp = tmp_path
         self.engine = engine
-        self.controller = EngineController(engine)
+        self.controller = EngineController(lambda _spec: engine)
         if load:
             with qtbot.waitSignal(self.controller.loaded, timeout=5000):
-                self.controller.load(LoadParams(model_path=Path("fake.gguf")))
+                self.controller.load(LocalModel(path=Path("fake.gguf")))
         self.panel = SummarizePanel(self.controller, Settings(tmp_path / "settings.json"))
         qtbot.addWidget(self.panel)
         self.panel.resize(1000, 720)
@@ -147,14 +147,14 @@ def test_unsupported_drops_are_refused_with_a_reason(env: Env) -> None:
     QApplication.sendEvent(env.panel.zone, enter)
     assert not enter.isAccepted()
     assert ".exe files are not supported" in env.panel.zone.hint.text()
-    assert env.panel.banner.isVisible() and ".exe files are not supported" in env.panel.banner.text()
-    env.panel._hide_banner()
+    assert env.panel.notice.isVisible() and ".exe files are not supported" in env.panel.notice.text()
+    env.panel.notice.clear_message()
     drop = env.drop(exe)  # a refused drag never gets its drop delivered
     assert not drop.isAccepted()
-    assert env.panel.banner.isVisible() and ".exe files are not supported" in env.panel.banner.text()
+    assert env.panel.notice.isVisible() and ".exe files are not supported" in env.panel.notice.text()
     assert env.panel.document is None
     env.drop(env.tmp / "a.txt", env.tmp / "b.txt")
-    assert "one document at a time" in env.panel.banner.text()
+    assert "one document at a time" in env.panel.notice.text()
 
 
 @pytest.mark.parametrize(("kind", "words"), [
@@ -177,13 +177,13 @@ def test_bad_documents_show_a_clear_error_and_the_panel_keeps_working(env: Env, 
         path = folder / "broken.docx"
         path.write_bytes(make_docx(folder / "good.docx").read_bytes()[:400])
     env.drop(path)
-    env.qtbot.waitUntil(lambda: env.panel.banner.isVisible(), timeout=5000)
-    assert words in env.panel.banner.text() and env.panel.banner.property("error") is True
+    env.qtbot.waitUntil(lambda: env.panel.notice.isVisible(), timeout=5000)
+    assert words in env.panel.notice.text() and env.panel.notice.kind == "error"
     assert env.panel.document is None and not env.panel.start_button.isEnabled()
     good = make_pdf(folder / "fine.pdf", ["Page one words."] * 1 + ["Page two words."])
     env.drop(good)
     env.qtbot.waitUntil(lambda: env.panel.document is not None, timeout=5000)
-    assert not env.panel.banner.isVisible()
+    assert not env.panel.notice.isVisible()
     assert "2 pages" in env.panel.info_label.text()
 
 
@@ -199,7 +199,7 @@ def test_ctrl_v_in_the_zone_pastes_text(env: Env, qtbot: QtBot) -> None:
     assert env.panel.result is not None and env.panel.result.chunks_summarized == 1
     QApplication.clipboard().setText("   ")
     qtbot.mouseClick(env.panel.zone.paste_button, Qt.MouseButton.LeftButton)
-    assert "no text" in env.panel.banner.text()
+    assert "no text" in env.panel.notice.text()
 
 
 def test_changing_the_format_after_a_summary_reuses_the_chunk_summaries(env: Env) -> None:
@@ -247,7 +247,7 @@ def test_without_a_model_the_panel_says_so(qtbot: QtBot, tmp_path: Path) -> None
         assert "Load a model" in e.panel.plan_label.text()
         assert not e.panel.start_button.isEnabled()
         with qtbot.waitSignal(e.controller.loaded, timeout=5000):
-            e.controller.load(LoadParams(model_path=Path("fake.gguf")))
+            e.controller.load(LocalModel(path=Path("fake.gguf")))
         e.wait_planned()
         assert e.panel.start_button.isEnabled()
     finally:
@@ -258,3 +258,21 @@ def test_eta_text() -> None:
     assert eta_text(12.4) == "about 12 s"
     assert eta_text(125) == "about 2 min"
     assert eta_text(3 * 3600 + 20 * 60) == "about 3 h 20 min"
+
+
+def test_a_failing_engine_is_reported_and_the_panel_is_ready_again(qtbot: QtBot, tmp_path: Path) -> None:
+    e = Env(qtbot, tmp_path, FakeEngine(reply=reply, fail_after_tokens=2, n_ctx=512))
+    try:
+        with qtbot.waitSignal(e.controller.finished, timeout=10000):  # the plan measures speeds: it fails
+            e.panel.load_text(long_text())
+        assert e.panel.notice.kind == "error" and "failed on purpose" in e.panel.notice.text()
+        QApplication.processEvents()  # a retry would be queued now: a failing plan is not retried in a loop
+        assert e.panel.plan is None and e.panel.plan_label.text() == "" and not e.controller.busy
+        e.panel.notice.clear_message()
+        e.summarize()  # the job fails; its handle still finishes
+        assert e.panel.notice.kind == "error" and "failed on purpose" in e.panel.notice.text()
+        assert e.panel.result is None and "could not be made" in e.panel.progress_label.text()
+        assert not e.panel.running and e.panel.start_button.isEnabled() and not e.panel.cancel_button.isEnabled()
+        assert e.panel.zone.isEnabled()
+    finally:
+        e.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -11,16 +13,16 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.core.glossary import Glossary, GlossaryEntry
-from app.core.settings import Settings
-from app.core.translate import prompt_segment
-from app.llm.fake import FakeEngine
-from app.llm.types import ChatMessage, LoadParams
-from app.ui.translate import TranslatePanel
-from app.ui.translate import names
+from app.base.settings import Settings
+from app.engines.contract import ChatMessage, LocalModel
+from app.engines.fake import FakeEngine
+from app.translate.glossary import Glossary, GlossaryEntry
+from app.translate.runner import prompt_segment
+from app.ui.engine.controller import EngineController
+from app.ui.engine.handle import RequestHandle
+from app.ui.translate import TranslatePanel, names
 from app.ui.translate.glossary_dialog import GlossaryDialog
-from app.ui.translate.panel import glossary_path
-from app.ui.worker import EngineController
+from app.ui.translate.panel import glossary_path, state_path
 
 
 def upper(messages: Sequence[ChatMessage]) -> str:
@@ -32,9 +34,9 @@ class Env:
         self.qtbot = qtbot
         self.engine = engine
         self.settings = Settings(tmp_path / "settings.json")
-        self.controller = EngineController(engine)
+        self.controller = EngineController(lambda _spec: engine)
         with qtbot.waitSignal(self.controller.loaded, timeout=5000):
-            self.controller.load(LoadParams(model_path=Path("fake.gguf")))
+            self.controller.load(LocalModel(path=Path("fake.gguf")))
         self.panel = TranslatePanel(self.controller, self.settings)
         qtbot.addWidget(self.panel)
         self.panel.resize(1000, 640)
@@ -104,7 +106,11 @@ def test_a_dropped_docx_is_translated_segment_by_segment_and_saved(env: Env, qtb
     assert env.panel.left.currentWidget() is env.panel.document_page
     assert "report.docx" in env.panel.document_label.text() and "3 segments" in env.panel.document_label.text()
     progress: list[int] = []
-    env.controller.job_progress.connect(lambda _rid, _p: progress.append(env.panel.progress.value()))
+
+    def watch(handle: RequestHandle) -> None:
+        handle.job_progress.connect(lambda _p: progress.append(env.panel.progress.value()))
+
+    env.controller.request_started.connect(watch)
     with qtbot.waitSignal(env.controller.finished, timeout=10000):
         env.panel.translate_button.click()
     env.wait_done()
@@ -124,21 +130,21 @@ def test_a_bad_file_is_refused_with_a_message_and_the_typed_text_stays(env: Env,
     bad.write_bytes(b"%PDF-1.7")
     env.panel.source_edit.setPlainText("keep me")
     assert not env.panel.open_document(bad)
-    assert not env.panel.banner.isHidden() and "unsupported file type .pdf" in env.panel.banner.text()
+    assert not env.panel.notice.isHidden() and "unsupported file type .pdf" in env.panel.notice.text()
     assert env.panel.left.currentWidget() is env.panel.source_edit
     assert env.panel.source_edit.toPlainText() == "keep me"
     empty = tmp_path / "empty.md"
     empty.write_bytes(b"")
-    assert not env.panel.open_document(empty) and "is empty" in env.panel.banner.text()
+    assert not env.panel.open_document(empty) and "is empty" in env.panel.notice.text()
 
 
 def test_empty_input_is_explained_and_nothing_runs(env: Env) -> None:
     env.panel.source_edit.setPlainText("   ")
     env.panel.translate()
-    assert not env.panel.translating and "Type or paste some text first" in env.panel.banner.text()
+    assert not env.panel.translating and "Type or paste some text first" in env.panel.notice.text()
     env.panel.source_edit.setPlainText("123 456")
     env.panel.translate()
-    assert "no words" in env.panel.banner.text() and env.engine.requests == []
+    assert "no words" in env.panel.notice.text() and env.engine.requests == []
 
 
 def test_swap_exchanges_languages_and_texts(env: Env, qtbot: QtBot) -> None:
@@ -209,13 +215,47 @@ def test_the_draft_and_languages_survive_a_restart(env: Env, qtbot: QtBot) -> No
 
 
 def test_no_model_yet_is_explained(qtbot: QtBot, tmp_path: Path) -> None:
-    controller = EngineController(FakeEngine())
+    controller = EngineController(lambda _spec: FakeEngine())
     panel = TranslatePanel(controller, Settings(tmp_path / "settings.json"))
     qtbot.addWidget(panel)
     try:
         panel.source_edit.setPlainText("Hello.")
         assert not panel.translate_button.isEnabled()
         panel.translate()
-        assert "No model is loaded yet" in panel.banner.text() and not panel.translating
+        assert "No model is loaded yet" in panel.notice.text() and not panel.translating
     finally:
         assert controller.shutdown()
+
+
+def test_a_failing_engine_is_reported_and_the_panel_is_ready_again(qtbot: QtBot, tmp_path: Path) -> None:
+    e = Env(qtbot, tmp_path, FakeEngine(reply=upper, fail_after_tokens=1))
+    try:
+        e.panel.source_edit.setPlainText("Hello there, this will not work.")
+        with qtbot.waitSignal(e.controller.finished, timeout=10000):
+            e.panel.translate()
+        assert not e.panel.translating
+        assert e.panel.notice.kind == "error" and "failed on purpose" in e.panel.notice.text()
+        assert e.panel.translate_button.isEnabled() and not e.panel.stop_button.isEnabled()
+    finally:
+        e.close()
+
+
+def test_an_interrupted_draft_save_leaves_the_previous_draft_whole(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    env.panel.source_edit.setPlainText("the first draft")
+    env.panel.shutdown()  # saves
+    saved = state_path().read_text(encoding="utf-8")
+    real_open = io.open
+
+    def crash_while_writing(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        handle = real_open(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+        if "w" in mode and Path(str(file)) == state_path():
+            handle.close()  # the file was opened for writing (truncated): the machine stops here
+            raise OSError("power cut")
+        return handle
+
+    with monkeypatch.context() as patched:
+        patched.setattr(io, "open", crash_while_writing)
+        env.panel.source_edit.setPlainText("a second draft")
+        env.panel.shutdown()
+    draft = json.loads(state_path().read_text(encoding="utf-8"))["draft"]
+    assert draft in ("the first draft", "a second draft") and json.loads(saved)["draft"] == "the first draft"

@@ -20,12 +20,13 @@ from PySide6.QtCore import QCoreApplication, QTranslator
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.core.history import History
-from app.core.settings import Settings
-from app.llm.fake import FakeEngine
-from app.ui.application import install_translation, resources_dir
+from app.base.paths import resources_dir
+from app.base.settings import Settings
+from app.chat.history import History
+from app.engines.fake import FakeEngine
+from app.ui.application import install_translation
+from app.ui.engine.controller import EngineController
 from app.ui.main_window import MainWindow
-from app.ui.worker import EngineController
 from tests import gguf_files
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
@@ -126,7 +127,7 @@ def test_the_ts_is_in_step_with_the_code(tmp_path: Path) -> None:
     copy = tmp_path / TS.parent.relative_to(ROOT) / TS.name  # same depth, so locations stay comparable
     copy.parent.mkdir(parents=True)
     shutil.copy(TS, copy)
-    sources = sorted(str(p) for p in (ROOT / "app" / "ui").rglob("*.py"))
+    sources = [*sorted(str(p) for p in (ROOT / "app" / "ui").rglob("*.py")), str(ROOT / "app" / "base" / "settings.py")]
     subprocess.run([str(lupdate), "-silent", "-locations", "none", *sources, "-ts", str(copy)],
                    check=True, capture_output=True, timeout=120)
     committed = {(m.context, m.source): m for m in read_ts(TS)}
@@ -171,7 +172,8 @@ def test_placeholders_tags_and_accelerators_survive(messages: list[Message]) -> 
 
 def test_the_main_window_speaks_chinese(zh: Settings, qtbot: QtBot, tmp_path: Path) -> None:
     history = History(History.default_path())
-    controller = EngineController(FakeEngine(tokens_per_s=300))
+    engine = FakeEngine(tokens_per_s=300)
+    controller = EngineController(lambda _spec: engine)
     model = gguf_files.write_tiny_llama(tmp_path / "tiny.gguf")
     window = MainWindow(controller, history, zh, model_override=str(model))
     qtbot.addWidget(window)
@@ -186,6 +188,8 @@ def test_the_main_window_speaks_chinese(zh: Settings, qtbot: QtBot, tmp_path: Pa
         assert window.chat.send_button.text() == "发送"
         assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["聊天", "翻译", "摘要", "模型"]
         # Strings filed without a context by lupdate, looked up under the panel's at run time:
+        window.tabs.setCurrentWidget(window.models)  # the Models tab is built when first shown
+        qtbot.waitUntil(lambda: window.models.built)
         assert window.models.table.toolTip().startswith("将 .gguf 文件拖放到此处")  # common.py tr()
         assert window.translate_panel.tr("Segment %1 of %2") == "第 %1 段，共 %2 段"  # StatusMixin
     finally:

@@ -15,7 +15,16 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextFormat,
+)
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
 
 try:  # Pygments is a dependency, but a missing lexer must never break rendering
@@ -23,7 +32,7 @@ try:  # Pygments is a dependency, but a missing lexer must never break rendering
     from pygments.token import Token
     from pygments.util import ClassNotFound
 except ImportError:  # pragma: no cover
-    get_lexer_by_name = None  # type: ignore[assignment]
+    get_lexer_by_name = None
 
 HIGHLIGHT_SLICE_S = 0.008  # longest a (re-)render spends colouring code per turn of the event loop
 

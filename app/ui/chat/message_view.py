@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.stats_text import details_line, details_tooltip
+from app.chat.stats_text import details_line, details_tooltip
 from app.ui.chat.message_body import MessageBody
 
 
@@ -70,7 +70,7 @@ class MessageWidget(QFrame):
         layout.addWidget(self.details)
         self.text = ""
 
-    def _action(self, text: str, tip: str, signal: Signal) -> QToolButton:
+    def _action(self, text: str, tip: str, signal: SignalInstance) -> QToolButton:
         button = QToolButton(self)
         button.setText(text)
         button.setToolTip(tip)

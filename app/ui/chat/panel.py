@@ -25,17 +25,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.conversation import answer_reserve, title_from_message
-from app.core.history import History
-from app.core.settings import Settings
-from app.llm.types import ChatMessage, GenerationParams, GenerationStats
+from app.base.settings import Settings
+from app.chat.conversation import answer_reserve, title_from_message
+from app.chat.history import History
+from app.engines.contract import ChatMessage, GenerationStats
+from app.models.params import generation_params
+from app.ui.chat.budget import BudgetLabel
 from app.ui.chat.input_box import InputBox
 from app.ui.chat.message_view import MessageView, MessageWidget
 from app.ui.chat.sidebar import ConversationSidebar
-from app.ui.worker import EngineController
-from app.ui.banner import show_banner
-from app.ui.chat.budget import BudgetLabel
-from app.ui.timers import make_timer
+from app.ui.engine.controller import EngineController
+from app.ui.engine.handle import RequestHandle
+from app.ui.widgets.notice import Notice
+from app.ui.widgets.timers import make_timer
 
 FLUSH_MS = 33  # at most ~30 repaints a second
 MARKDOWN_MS = 80  # re-render Markdown this long after the last flush
@@ -56,14 +58,14 @@ class ChatPanel(QWidget):
         self.history = history
         self.settings = settings
         self.conversation_id: int | None = None
-        self._request: int | None = None
+        self._request: RequestHandle | None = None  # the reply being written
         self._reply_id: int | None = None
         self._reply_widget: MessageWidget | None = None
         self._pending: list[str] = []
         self._reply_stats: GenerationStats | None = None
         self._last_persist = 0.0
         self._editing: int | None = None
-        self._budget_ticket = -1
+        self._budget_request: RequestHandle | None = None  # the latest token count asked for
         self._build()
         self._connect()
         self.sidebar.refresh()
@@ -100,12 +102,11 @@ class ChatPanel(QWidget):
         self.view = MessageView()
         column.addWidget(self.view, 1)
 
-        self.banner = QLabel("")
-        self.banner.setObjectName("chatBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setVisible(False)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        column.addWidget(self.banner)
+        self.notice = Notice()
+        notice_row = QHBoxLayout()
+        notice_row.setContentsMargins(16, 6, 16, 0)
+        notice_row.addWidget(self.notice)
+        column.addLayout(notice_row)
 
         bottom = QVBoxLayout()
         bottom.setContentsMargins(16, 6, 16, 10)
@@ -150,14 +151,9 @@ class ChatPanel(QWidget):
 
     def _connect(self) -> None:
         c = self.controller
-        c.trimmed.connect(self._on_trimmed)
-        c.delta.connect(self._on_delta)
-        c.stats.connect(self._on_stats)
-        c.failed.connect(self._on_failed)
-        c.finished.connect(self._on_finished)
-        c.counted.connect(self._on_counted)
         c.busy_changed.connect(lambda _busy: self._update_controls())
-        c.loaded.connect(lambda _m: (self._update_controls(), self._budget_timer.start()))
+        c.state_changed.connect(lambda _state: self._update_controls())
+        c.loaded.connect(lambda _model: self._budget_timer.start())
         self.input.submitted.connect(self.send)
         self.input.textChanged.connect(self._budget_timer.start)
         self.send_button.clicked.connect(self.send)
@@ -278,7 +274,8 @@ class ChatPanel(QWidget):
         self.cancel_edit_button.setVisible(False)
 
     def stop(self) -> None:
-        self.controller.stop()
+        if self._request is not None:
+            self._request.stop()
 
     def engine_messages(self, extra_user_text: str | None = None) -> list[ChatMessage]:
         """System prompt + stored turns (+ text not yet sent) as the engine sees them."""
@@ -296,15 +293,6 @@ class ChatPanel(QWidget):
             messages.append(ChatMessage("user", extra_user_text))
         return messages
 
-    def generation_params(self) -> GenerationParams:
-        s = self.settings
-        seed = s.get_int("seed")
-        return GenerationParams(
-            max_tokens=s.get_int("max_tokens"), temperature=s.get_float("temperature"),
-            top_k=s.get_int("top_k"), top_p=s.get_float("top_p"), min_p=s.get_float("min_p"),
-            repeat_penalty=s.get_float("repeat_penalty"), seed=seed if seed >= 0 else None,
-        )
-
     def _start_reply(self) -> None:
         assert self.conversation_id is not None
         messages = self.engine_messages()
@@ -314,23 +302,24 @@ class ChatPanel(QWidget):
         self._reply_stats = None
         self._pending = []
         self._last_persist = time.monotonic() - PERSIST_S  # the first text shown is committed at once
-        self._hide_banner()
+        self.notice.clear_message()
         self.view.scroll_to_bottom()
-        self._request = self.controller.generate(messages, self.generation_params(),
-                                                 self.settings.get_str("context_overflow"))
+        request = self.controller.generate(messages, generation_params(self.settings),
+                                           self.settings.get_str("context_overflow"))
+        request.trimmed.connect(self._on_trimmed)
+        request.delta.connect(self._pending.append)
+        request.stats.connect(self._on_stats)
+        request.failed.connect(lambda message: self.notice.show_message(message, "error"))
+        request.finished.connect(self._on_finished)
+        self._request = request
         self._flush_timer.start()
         self._update_controls()
 
     # ---- engine results --------------------------------------------------------------
-    def _on_trimmed(self, request_id: int, dropped: int) -> None:
-        if request_id == self._request:
-            self._show_banner(self.tr(
-                "The conversation is longer than the context window: the %n oldest message(s) were left "
-                "out of this answer (they stay in the history).", "", dropped), error=False)
-
-    def _on_delta(self, request_id: int, text: str) -> None:
-        if request_id == self._request:
-            self._pending.append(text)
+    def _on_trimmed(self, dropped: int) -> None:
+        self.notice.show_message(self.tr(
+            "The conversation is longer than the context window: the %n oldest message(s) were left "
+            "out of this answer (they stay in the history).", "", dropped), "info")
 
     def _flush(self) -> None:
         """Show buffered text (timer, ~30 Hz) and commit the reply once a second."""
@@ -349,17 +338,10 @@ class ChatPanel(QWidget):
         if self._reply_widget is not None:
             self._reply_widget.set_content(self._reply_widget.text, markdown=True)
 
-    def _on_stats(self, request_id: int, stats: GenerationStats) -> None:
-        if request_id == self._request:
-            self._reply_stats = stats
+    def _on_stats(self, stats: GenerationStats) -> None:
+        self._reply_stats = stats
 
-    def _on_failed(self, request_id: int, message: str) -> None:
-        if request_id == self._request:
-            self._show_banner(message, error=True)
-
-    def _on_finished(self, request_id: int) -> None:
-        if request_id != self._request:
-            return
+    def _on_finished(self) -> None:
         self._flush_timer.stop()
         self._markdown_timer.stop()
         self._flush()
@@ -388,11 +370,14 @@ class ChatPanel(QWidget):
     def _request_budget(self) -> None:
         if self.controller.model is None or self.controller.busy:
             return
-        self._budget_ticket = self.controller.count_tokens(self.engine_messages(self.input.toPlainText()))
+        request = self.controller.count_tokens(self.engine_messages(self.input.toPlainText()))
+        request.done.connect(lambda tokens: self._on_counted(request, tokens))
+        self._budget_request = request
 
-    def _on_counted(self, ticket: int, tokens: int) -> None:
+    def _on_counted(self, request: RequestHandle, tokens: object) -> None:
+        """Show the budget for the latest count only (typing asks again before an older one answers)."""
         model = self.controller.model
-        if ticket != self._budget_ticket or model is None or tokens < 0:
+        if request is not self._budget_request or model is None or not isinstance(tokens, int):
             return
         reserve = answer_reserve(model.n_ctx, self.settings.get_int("max_tokens"))
         self.budget_label.show_budget(tokens, model.n_ctx, reserve, self.settings.get_str("context_overflow"))
@@ -405,12 +390,6 @@ class ChatPanel(QWidget):
         self.stop_button.setEnabled(self.generating)
         self.view.set_busy(busy)
         self.sidebar.new_button.setEnabled(not self.generating)
-
-    def _show_banner(self, text: str, *, error: bool) -> None:
-        show_banner(self.banner, text, error=error)
-
-    def _hide_banner(self) -> None:
-        self.banner.setVisible(False)
 
     def _save_system_prompt(self) -> None:
         self._system_timer.stop()
@@ -425,14 +404,15 @@ class ChatPanel(QWidget):
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop a running answer and let its last text and stats reach the history."""
         self._save_system_prompt()
-        if self._request is not None:
+        request = self._request
+        if request is not None:
             loop = QEventLoop()
-            self.controller.finished.connect(loop.quit)
-            self.controller.stop()
+            request.finished.connect(loop.quit)
+            request.stop()
             QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-            if self._request is not None:
+            if not request.is_finished:
                 loop.exec()
-            self.controller.finished.disconnect(loop.quit)
+            request.finished.disconnect(loop.quit)
             if self._request is not None and self._reply_id is not None and self._reply_widget is not None:
                 self._flush()
                 self.history.update_message(self._reply_id, self._reply_widget.text, complete=False)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 _BAR = QColor("#1a73e8")
 _BEST = QColor("#1e8e3e")
 _KL = QColor("#e37400")
-KL_GOOD = 0.05  # as app.llm.compare.KL_GOOD: below it, differences are hard to notice
+KL_GOOD = 0.05  # as app.models.compare.KL_GOOD: below it, differences are hard to notice
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,27 @@
-"""Shared pieces of the Models tab: rows, estimates, formatting, the fit chip, thread helpers.
+"""Shared pieces of the Models tab: rows, estimates, formatting, the fit chip, safe signals.
 
 Why here: the library list, the quantization picker and the compare view all show the same
 figures (size, memory at a context, fit badge) and must agree; they compute them only here.
-Everything slow (header reads, the machine probe) is called from worker threads; the
-estimates themselves are arithmetic on headers already read and run on the GUI thread.
+Everything slow (header reads, the machine probe) runs as a background task
+(``app.ui.widgets.tasks.run_task``); the estimates themselves are arithmetic on headers
+already read and run on the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, SignalInstance
 from PySide6.QtGui import QColor, QPainter, QPainterPath
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableWidget
 
-from app.core.catalog import Family, Variant, family_of
-from app.core.gguf_info import GGUFInfo
-from app.core.library import OWNED, Library
-from app.core.memory import MachineMemory, estimate, fit, machine_memory
+from app.base.units import format_bytes
+from app.gguf.memory import MachineMemory, estimate, fit, machine_memory
+from app.gguf.reader import GGUFInfo
+from app.models.catalog import Family, Variant, family_of
+from app.models.library import OWNED, Library
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,6 @@ def fit_text(key: str) -> str:
 
 def source_text(source: str) -> str:
     return tr(_SOURCE_TEXT.get(source, source))
-
-
-def format_bytes(n: float, approximate: bool = False) -> str:
-    """``512 B``, ``45.1 MiB``, ``1.23 GiB``; ``~`` in front for an estimate."""
-    value = float(n)
-    text = f"{value:.0f} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024:
-            break
-        value /= 1024
-        text = f"{value:.2f} {unit}" if abs(value) < 10 else f"{value:.1f} {unit}" if abs(value) < 100 \
-            else f"{value:.0f} {unit}"
-    return ("~" if approximate else "") + text
 
 
 def format_params(n: int) -> str:
@@ -108,7 +95,7 @@ class ModelRow:
 
 
 def scan_library(library: Library) -> list[ModelRow]:
-    """Every entry with its header read; run on a worker thread (one read per file)."""
+    """Every entry with its header read; run as a background task (one read per file)."""
     rows = []
     for listing in library.listings():
         info = listing.info
@@ -116,6 +103,12 @@ def scan_library(library: Library) -> list[ModelRow]:
         family = (family_of(info.name, info.params) if info else None) or family_of(path.name)
         rows.append(ModelRow(path, listing.entry.source, info, listing.problem, family))
     return rows
+
+
+def cell_text(table: QTableWidget, row: int, column: int) -> str:
+    """The text of one cell, "" where there is no item (tests and accessibility read tables with it)."""
+    item = table.item(row, column)
+    return item.text() if item is not None else ""
 
 
 def same_file(a: Path | str | None, b: Path | str | None) -> bool:
@@ -141,7 +134,7 @@ def probe_machine() -> Machine:
     """RAM, VRAM and what this build of llama.cpp supports (slow: nvidia-smi, loading llama.cpp)."""
     memory = machine_memory()
     try:
-        from app.llm import native  # noqa: PLC0415 - loads llama.cpp: only ever on a worker thread
+        from app.engines.llama import native  # noqa: PLC0415 - loads llama.cpp: only ever in a background task
 
         build, info = native.gpu_offload_supported(), native.system_info().strip()
     except Exception as exc:  # noqa: BLE001 - a missing or broken build must not break the tab
@@ -230,30 +223,23 @@ class FitChipDelegate(QStyledItemDelegate):
         if not key:
             super().paint(painter, option, index)
             return
-        style = option.widget.style() if option.widget else None  # type: ignore[union-attr]
-        if style is not None and option.state & QStyle.StateFlag.State_Selected:  # type: ignore[operator]
+        style = option.widget.style() if option.widget else None
+        if style is not None and option.state & QStyle.StateFlag.State_Selected:
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget)
-        paint_chip(painter, QRectF(option.rect), str(key), str(index.data() or ""))  # type: ignore[attr-defined]
+        paint_chip(painter, QRectF(option.rect), str(key), str(index.data() or ""))
 
     def sizeHint(self, option: QStyleOptionViewItem,  # noqa: N802 - Qt override
                  index: QModelIndex | QPersistentModelIndex) -> QSize:
         hint = super().sizeHint(option, index)
-        height = option.fontMetrics.height() + 10  # type: ignore[attr-defined]
+        height = option.fontMetrics.height() + 10
         return QSize(hint.width() + 24, max(hint.height(), height))
 
 
-# ---- threads -------------------------------------------------------------------------------
+# ---- signals from other threads -----------------------------------------------------------
 
 def safe_emit(signal: SignalInstance, *args: object) -> None:
-    """Emit from a worker thread; the receiving widget may be gone by then (the app closed)."""
+    """Emit from a background task's progress callback; the receiving widget may be gone (the app closed)."""
     try:
         signal.emit(*args)
     except RuntimeError:
         pass  # the C++ object was deleted: nobody is left to tell
-
-
-def start_thread(name: str, body: Callable[[], None]) -> threading.Thread:
-    """Run ``body`` on a daemon thread; it reports back only through signals (see safe_emit)."""
-    thread = threading.Thread(target=body, name=f"kestrel-{name}", daemon=True)
-    thread.start()
-    return thread

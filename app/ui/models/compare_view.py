@@ -1,8 +1,9 @@
 """Quant A/B: measure two or more variants of one model here, then a table, a chart and a pick.
 
-The measuring loads each variant in turn in its own llama.cpp engine on a worker thread (the
-chat's engine keeps its model), so it is refused while the chat engine is busy and warns that
-it takes the CPU for itself meanwhile.
+The measuring is a job on the one engine thread (``controller.run_job``): it loads each
+variant in turn in the window's own engine, and the worker loads the user's model again
+afterwards, so there is never a second model in memory. It is refused while the engine is
+busy, and warns that it takes the CPU for itself meanwhile.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
@@ -31,12 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.base.units import format_bytes
+from app.engines.contract import Engine
+from app.models.compare import Comparison, VariantResult, compare, recommend, remembered
+from app.ui.engine.controller import EngineController
+from app.ui.engine.handle import RequestHandle
 from app.ui.models.chart import Bar, BarChart
-from app.ui.models.common import ModelRow, format_bytes, safe_emit, same_file, start_thread
-from app.ui.worker import EngineController
-
-if TYPE_CHECKING:  # app.llm.compare imports the engine: only on first use
-    from app.llm.compare import Comparison, VariantResult
+from app.ui.models.common import ModelRow, cell_text, same_file
 
 HEADERS = ("Quant", "Size", "Time to first token", "Prefill t/s", "Decode t/s", "Memory", "KL divergence")
 _HIGHLIGHT = QColor(30, 142, 62, 45)
@@ -47,9 +48,6 @@ class CompareView(QWidget):
     """Checkboxes for the variants, Run/Stop, and the results."""
 
     use_requested = Signal(object)  # Path
-    _report = Signal(str)
-    _done = Signal(object)  # Comparison
-    _failed = Signal(str)
 
     def __init__(self, controller: EngineController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,7 +56,7 @@ class CompareView(QWidget):
         self.n_ctx = 2048
         self.max_tokens = 64
         self.n_gpu_layers = -1
-        self._stop: threading.Event | None = None
+        self._job: RequestHandle | None = None  # the comparison running now
         self._rows: list[ModelRow] = []
         self.recommended: str | None = None
         self.remembered_shown = False
@@ -129,16 +127,13 @@ class CompareView(QWidget):
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
 
-        self._report.connect(self.status.setText)
-        self._done.connect(self._on_done)
-        self._failed.connect(self._on_failed)
         controller.busy_changed.connect(lambda _busy: self._refresh_buttons())
         self._refresh_buttons()
 
     # ---- input ---------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._stop is not None
+        return self._job is not None
 
     def set_group(self, rows: list[ModelRow]) -> None:
         """The local variants of one model; all checked; remembered figures shown if any."""
@@ -190,30 +185,27 @@ class CompareView(QWidget):
         paths = self.checked_paths()
         if len(paths) < 2 or self.running or self.controller.busy:
             return
-        stop = threading.Event()
-        self._stop = stop
         self._clear_results()
         self.status.setText(self.tr("Starting…"))
-        self._refresh_buttons()
         # llama.cpp aborts the process if the built-in text does not fit the context: keep room for it
         n_ctx, max_tokens, gpu = max(self.n_ctx, MIN_CTX), self.max_tokens, self.n_gpu_layers
 
-        def body() -> None:
-            try:
-                from app.llm.compare import compare  # noqa: PLC0415
+        def job(engine: Engine, stop: threading.Event, report: Callable[[object], None]) -> Comparison:
+            # on the engine thread, in the window's engine; the worker reloads the user's model after it
+            return compare(engine, paths, n_ctx=n_ctx, max_tokens=max_tokens, n_gpu_layers=gpu, stop=stop,
+                           report=report)
 
-                result = compare(paths, n_ctx=n_ctx, max_tokens=max_tokens, n_gpu_layers=gpu, stop=stop,
-                                 report=lambda line: safe_emit(self._report, line))
-            except Exception as exc:  # noqa: BLE001 - a bad file or anything else: tell the user
-                safe_emit(self._failed, str(exc))
-            else:
-                safe_emit(self._done, result)
-
-        start_thread("compare", body)
+        handle = self.controller.run_job(job)
+        handle.job_progress.connect(lambda line: self.status.setText(str(line)))
+        handle.done.connect(self._on_done)
+        handle.failed.connect(self._on_failed)
+        handle.finished.connect(self._on_finished)
+        self._job = handle
+        self._refresh_buttons()
 
     def stop(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
+        if self._job is not None:
+            self._job.stop()
             self.stop_button.setEnabled(False)
             self.status.setText(self.tr("Stopping after the current variant…"))
 
@@ -222,21 +214,21 @@ class CompareView(QWidget):
             self.use_requested.emit(Path(self.recommended))
 
     def shutdown(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
+        if self._job is not None:
+            self._job.stop()
 
     def _on_done(self, comparison: Comparison) -> None:
-        stopped = self._stop is not None and self._stop.is_set()
-        self._stop = None
+        stopped = self._job is not None and self._job.stop_event.is_set()
         self._show(comparison.variants, comparison.recommended, comparison.reason)
         took = self.tr("Measured in %1 s.").replace("%1", f"{comparison.seconds:.1f}")
         self.status.setText(self.tr("Stopped early. ") + took if stopped else took)
-        self._refresh_buttons()
 
     def _on_failed(self, message: str) -> None:
-        self._stop = None
         self.status.setText(self.tr("The comparison failed: ") + message)
         self.status.setStyleSheet("color: #d93025;")
+
+    def _on_finished(self) -> None:
+        self._job = None
         self._refresh_buttons()
 
     # ---- results -------------------------------------------------------------------------
@@ -251,8 +243,6 @@ class CompareView(QWidget):
         self.status.setStyleSheet("")
 
     def _show_remembered(self) -> None:
-        from app.llm.compare import VariantResult, recommend, remembered  # noqa: PLC0415
-
         names = {f.name for f in dataclasses.fields(VariantResult)}
         found, when = [], 0.0
         for row in self._rows:
@@ -281,8 +271,10 @@ class CompareView(QWidget):
                 kl = self.tr("reference") if v.reference else "n/a" if v.kl_divergence is None \
                     else f"{v.kl_divergence:.4f}"
                 memory = format_bytes(v.memory_bytes, approximate=not v.memory_measured)
-                cells = [("★ " if best else "") + v.quant, format_bytes(v.size_bytes), f"{v.ttft_s * 1000:.0f} ms",
-                         f"{v.prefill_tps:.1f}", f"{v.decode_tps:.1f}", memory, kl]
+                cells = [("★ " if best else "") + v.quant, format_bytes(v.size_bytes),
+                         "n/a" if v.ttft_s is None else f"{v.ttft_s * 1000:.0f} ms",
+                         "n/a" if v.prefill_tps is None else f"{v.prefill_tps:.1f}",
+                         "n/a" if v.decode_tps is None else f"{v.decode_tps:.1f}", memory, kl]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(v.error or v.path)
@@ -315,5 +307,5 @@ class CompareView(QWidget):
 
     def result_rows(self) -> list[list[str]]:
         """The table as text (tests and accessibility)."""
-        return [[self.table.item(r, c).text() if self.table.item(r, c) else "" for c in range(self.table.columnCount())]
+        return [[cell_text(self.table, r, c) for c in range(self.table.columnCount())]
                 for r in range(self.table.rowCount())]

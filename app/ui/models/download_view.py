@@ -1,7 +1,8 @@
 """Download a GGUF file from the Hugging Face hub: list a repository, progress with speed and ETA,
 Cancel that keeps the partial file (the button then says Resume), and clear errors.
 
-Nothing here touches the network until the user presses "List files" or "Download".
+Nothing here touches the network until the user presses "List files" or "Download". Both
+run as background tasks (``run_task``); the download reports its progress through a signal.
 """
 
 from __future__ import annotations
@@ -24,29 +25,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.library import Library
-from app.ui.models.common import format_bytes, safe_emit, start_thread, tr
+from app.base.units import format_bytes
+from app.models.library import Library
+from app.ui.models.common import safe_emit, tr
+from app.ui.widgets.tasks import run_task
 
-if TYPE_CHECKING:  # app.core.download imports huggingface_hub (0.2 s): only on first use
-    from app.core.download import DownloadProgress, DownloadResult, RemoteFile
+if TYPE_CHECKING:  # app.models.download imports huggingface_hub (0.2 s): only on first use
+    from app.models.download import DownloadProgress, DownloadResult, RemoteFile
+
+#: what a hub call is expected to fail with, besides app.models.download.DownloadError
+_EXPECTED: tuple[type[BaseException], ...] = (OSError, ValueError, RuntimeError)
 
 
-def describe_error(exc: BaseException) -> str:
+def describe_error(message: str) -> str:
     """One line for the user; the hub being unreachable is said plainly."""
-    text = str(exc).strip() or type(exc).__name__
+    text = message.strip()
     if text.startswith("cannot reach "):
         return tr("Could not reach the hub: ") + text.split(": ", 1)[-1]
-    return text[0].upper() + text[1:]
+    return text[:1].upper() + text[1:]
 
 
 class DownloadSection(QWidget):
     """Repo and file (prefilled from the picker, or typed), List files, Download/Resume, Cancel."""
 
     downloaded = Signal(object)  # Path, registered in the library
-    _progress = Signal(object)  # DownloadProgress
-    _listed = Signal(object)  # list[RemoteFile]
-    _done = Signal(object)  # DownloadResult
-    _failed = Signal(object, str)  # kind ("list", "download", "cancelled", "checksum"), message
+    _progress = Signal(object)  # DownloadProgress, emitted from the download's task
 
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,8 +73,9 @@ class DownloadSection(QWidget):
         form.addRow(self.tr("Repository"), repo_row)
         self.file_combo = QComboBox()
         self.file_combo.setObjectName("downloadFile")
-        self.file_combo.setEditable(True)
-        self.file_combo.lineEdit().setPlaceholderText("qwen2.5-0.5b-instruct-q4_k_m.gguf")
+        file_edit = QLineEdit()  # editable: a file name can be typed without listing the repository
+        file_edit.setPlaceholderText("qwen2.5-0.5b-instruct-q4_k_m.gguf")
+        self.file_combo.setLineEdit(file_edit)
         form.addRow(self.tr("File"), self.file_combo)
         layout.addLayout(form)
 
@@ -118,9 +122,6 @@ class DownloadSection(QWidget):
         self.repo_edit.textChanged.connect(lambda _t: self._refresh_buttons())
         self.file_combo.currentTextChanged.connect(lambda _t: self._refresh_buttons())
         self._progress.connect(self._on_progress)
-        self._listed.connect(self._on_listed)
-        self._done.connect(self._on_done)
-        self._failed.connect(self._on_failed)
         self._refresh_buttons()
 
     # ---- state ---------------------------------------------------------------------------
@@ -154,7 +155,7 @@ class DownloadSection(QWidget):
         repo, name = self.repo(), self.filename()
         if not repo or not name:
             return 0
-        from app.core.download import partial_size  # noqa: PLC0415
+        from app.models.download import partial_size  # noqa: PLC0415
 
         return partial_size(repo, name, self.dest_dir)
 
@@ -186,18 +187,12 @@ class DownloadSection(QWidget):
         self._listing = True
         self._refresh_buttons()
         self._show(self.tr("Asking the hub for the files of %1…").replace("%1", repo))
+        from app.models import download as dl  # noqa: PLC0415 - huggingface_hub: only when asked
 
-        def body() -> None:
-            try:
-                from app.core.download import list_gguf_files  # noqa: PLC0415
-
-                files = list_gguf_files(repo, endpoint)
-            except Exception as exc:  # noqa: BLE001 - shown to the user
-                safe_emit(self._failed, "list", describe_error(exc))
-            else:
-                safe_emit(self._listed, files)
-
-        start_thread("list-files", body)
+        task = run_task("list-files", lambda: dl.list_gguf_files(repo, endpoint), self,
+                        expected=(dl.DownloadError, *_EXPECTED))
+        task.done.connect(self._on_listed)
+        task.failed.connect(self._on_list_failed)
 
     def start(self) -> None:
         repo, name, endpoint = self.repo(), self.filename(), self.endpoint()
@@ -210,23 +205,15 @@ class DownloadSection(QWidget):
         self._refresh_buttons()
         self._show(self.tr("Connecting…"))
         library, dest = self.library, self.dest_dir
+        from app.models import download as dl  # noqa: PLC0415 - huggingface_hub: only when asked
 
-        def body() -> None:
-            from app.core import download as dl  # noqa: PLC0415
+        def body() -> dl.DownloadResult:
+            return dl.download_file(repo, name, endpoint=endpoint, dest_dir=dest, library=library, stop=stop,
+                                    progress=lambda p: safe_emit(self._progress, p))
 
-            try:
-                result = dl.download_file(repo, name, endpoint=endpoint, dest_dir=dest, library=library, stop=stop,
-                                          progress=lambda p: safe_emit(self._progress, p))
-            except dl.DownloadCancelled as exc:
-                safe_emit(self._failed, "cancelled", str(exc))
-            except dl.VerificationFailed as exc:
-                safe_emit(self._failed, "checksum", describe_error(exc))
-            except Exception as exc:  # noqa: BLE001 - DownloadError and anything unexpected
-                safe_emit(self._failed, "download", describe_error(exc))
-            else:
-                safe_emit(self._done, result)
-
-        start_thread("download", body)
+        task = run_task("download", body, self, expected=(dl.DownloadError, *_EXPECTED))
+        task.done.connect(self._on_done)
+        task.failed.connect(self._on_failed)
 
     def cancel(self) -> None:
         if self._stop is not None:
@@ -267,6 +254,11 @@ class DownloadSection(QWidget):
                    else self.tr("This repository has no GGUF files."))
         self._refresh_buttons()
 
+    def _on_list_failed(self, message: str) -> None:
+        self._listing = False
+        self._show(describe_error(message), error=True)
+        self._refresh_buttons()
+
     def _on_done(self, result: DownloadResult) -> None:
         self._stop = None
         self.progress.setRange(0, 1000)
@@ -279,21 +271,17 @@ class DownloadSection(QWidget):
                    .replace("%2", format_bytes(result.size)).replace("%3", verified).replace("%4", resumed))
         self.downloaded.emit(result.path)
 
-    def _on_failed(self, kind: str, message: str) -> None:
-        if kind == "list":
-            self._listing = False
-            self._show(message, error=True)
-            self._refresh_buttons()
-            return
+    def _on_failed(self, message: str) -> None:
+        cancelled = self._stop is not None and self._stop.is_set()  # Cancel was pressed: a DownloadCancelled
         self._stop = None
-        self.progress.setVisible(kind == "cancelled")
+        self.progress.setVisible(cancelled)
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1000)
         self._refresh_buttons()
-        if kind == "cancelled":
+        if cancelled:
             self._show(self.tr("Stopped. The partial file is kept; press Resume to continue."))
         else:
-            self._show(message, error=True)
+            self._show(describe_error(message), error=True)
 
     def _show(self, text: str, error: bool = False) -> None:
         self.status.setText(text)

@@ -19,10 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.settings import SettingError, Settings
-from app.llm.types import LoadedModel
-from app.ui.models.common import Machine, format_bytes
-from app.ui.worker import EngineController
+from app.base.settings import SettingError, Settings
+from app.base.units import format_bytes
+from app.engines.contract import LoadedModel
+from app.ui.engine.controller import EngineController, ModelState
+from app.ui.models.common import Machine
 
 
 class EngineStatus(QWidget):
@@ -45,8 +46,10 @@ class EngineStatus(QWidget):
         controller.load_progress.connect(lambda f: self.bar.setValue(int(f * 100)))
         controller.loaded.connect(self._on_loaded)
         controller.load_failed.connect(self._on_failed)
-        if controller.model is not None:
+        if controller.model is not None:  # built after the load (the tab is built when first shown)
             self._on_loaded(controller.model)
+        elif controller.state is ModelState.LOADING:
+            self._on_started()
 
     def _on_started(self) -> None:
         self.bar.setValue(0)
@@ -55,8 +58,8 @@ class EngineStatus(QWidget):
 
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.bar.setVisible(False)
-        self.label.setText(self.tr("In use: %1 · %2 · %3").replace("%1", loaded.name).replace("%2", loaded.quant)
-                           .replace("%3", loaded.backend))
+        self.label.setText(self.tr("In use: %1 · %2 · %3").replace("%1", loaded.name)
+                           .replace("%2", loaded.quant or "?").replace("%3", loaded.backend))
 
     def _on_failed(self, _message: str) -> None:
         self.bar.setVisible(False)
@@ -147,7 +150,9 @@ class GpuView(QWidget):
             self.sync()
 
     def n_layers(self) -> int:
-        return self.model.n_layers if self.model is not None else self._fallback_layers
+        """The model's layer count (the loaded one's when the engine says, else the selected file's)."""
+        known = self.model.n_layers if self.model is not None else None
+        return known if known is not None else self._fallback_layers
 
     def sync(self) -> None:
         """Show the loaded model, the build and the setting (without writing anything)."""
@@ -157,16 +162,19 @@ class GpuView(QWidget):
             total = self.n_layers() + 1  # the output layer counts as one more
             if model is not None:
                 self.backend_label.setText(model.backend)
-                self.layers_label.setText(self.tr("%1 of %2").replace("%1", str(model.gpu_layers))
-                                          .replace("%2", str(model.n_layers + 1)))
+                if model.gpu_layers is not None and model.n_layers is not None:
+                    self.layers_label.setText(self.tr("%1 of %2").replace("%1", str(model.gpu_layers))
+                                              .replace("%2", str(model.n_layers + 1)))
+                else:
+                    self.layers_label.setText("—")  # the engine does not say (not a local llama.cpp model)
             else:
                 self.backend_label.setText(self.tr("no model loaded"))
                 self.layers_label.setText("—")
             if machine is not None:
                 self.support_label.setText(
-                    (self.tr("can offload layers to a GPU") if machine.gpu_build
-                     else self.tr("CPU only: this llama.cpp build cannot offload to a GPU (see the install docs "
-                                  "for CUDA and Metal builds)")))
+                    self.tr("can offload layers to a GPU") if machine.gpu_build
+                    else self.tr("CPU only: this llama.cpp build cannot offload to a GPU (see the install docs "
+                                 "for CUDA and Metal builds)"))
                 self.support_label.setToolTip(machine.system_info)
                 mem = machine.memory
                 text = self.tr("%1 RAM free of %2").replace("%1", format_bytes(mem.ram_available)) \
@@ -180,7 +188,8 @@ class GpuView(QWidget):
             self.auto_radio.setChecked(auto)
             self.manual_radio.setChecked(not auto)
             self.slider.setRange(0, total)
-            self.slider.setValue(min(total, setting) if not auto else (model.gpu_layers if model else 0))
+            offloaded = model.gpu_layers if model is not None else None
+            self.slider.setValue(min(total, setting) if not auto else (offloaded or 0))
             self.slider.setEnabled(not auto and total > 0)
             self._show_value(self.slider.value())
             self.note.setText(self._note(auto, machine))

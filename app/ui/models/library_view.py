@@ -9,24 +9,24 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from app.core.gguf_info import GGUFError, read_gguf_info
-from app.core.library import Library
+from app.base.units import format_bytes
+from app.gguf.reader import GGUFError, read_gguf_info
+from app.models.library import Library
 from app.ui.models.common import (
     FIT_ROLE,
     PATH_ROLE,
     Estimate,
     FitChipDelegate,
     ModelRow,
+    cell_text,
     fit_text,
-    format_bytes,
     format_params,
-    safe_emit,
     same_file,
     scan_library,
     source_text,
-    start_thread,
     tr,
 )
+from app.ui.widgets.tasks import run_task
 
 COLUMNS = ("", "Name", "Quant", "Parameters", "Size", "Context", "Chat template", "Source",
            "Memory (est.)", "Fit")
@@ -109,8 +109,8 @@ class LibraryTable(QTableWidget):
         tip = str(row.path) + ("\n" + tr("Current model") if is_current else "")
         if row.problem:
             tip += "\n" + tr("Cannot be used: ") + row.problem
-        for c, text in enumerate(cells):
-            item = QTableWidgetItem(text)
+        items = [QTableWidgetItem(text) for text in cells]
+        for c, item in enumerate(items):
             item.setToolTip(tip)
             if c == COL_CURRENT:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -122,7 +122,7 @@ class LibraryTable(QTableWidget):
                 font.setBold(True)
                 item.setFont(font)
             self.setItem(r, c, item)
-        fit_item = self.item(r, COL_FIT)
+        fit_item = items[COL_FIT]
         if not info:
             fit_item.setData(FIT_ROLE, "unknown")
         elif est is not None and est.fit != "unknown":
@@ -131,7 +131,7 @@ class LibraryTable(QTableWidget):
                                 .replace("%1", f"{n_ctx:,}")
                                 .replace("%2", tr("all") if est.gpu_layers < 0 else str(est.gpu_layers)))
         if est is not None:
-            self.item(r, COL_MEMORY).setToolTip(tr("Weights, KV cache and compute buffer at %1 tokens of context")
+            items[COL_MEMORY].setToolTip(tr("Weights, KV cache and compute buffer at %1 tokens of context")
                                                 .replace("%1", f"{n_ctx:,}"))
 
     # ---- selection -----------------------------------------------------------------------
@@ -153,7 +153,7 @@ class LibraryTable(QTableWidget):
         for r, row in enumerate(self._rows):
             if same_file(row.path, path):
                 self.selectRow(r)
-                self.scrollToItem(self.item(r, COL_NAME))
+                self.scrollTo(self.model().index(r, COL_NAME))
                 return True
         return False
 
@@ -161,7 +161,7 @@ class LibraryTable(QTableWidget):
         """The cells shown for ``path`` (tests and accessibility)."""
         for r, row in enumerate(self._rows):
             if same_file(row.path, path):
-                return [self.item(r, c).text() for c in range(self.columnCount())]
+                return [cell_text(self, r, c) for c in range(self.columnCount())]
         raise KeyError(str(path))
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
@@ -198,9 +198,9 @@ class LibraryTable(QTableWidget):
 
 
 class LibraryJobs(QObject):
-    """Library work that reads files, on worker threads; results arrive as signals on the GUI thread."""
+    """Library work that reads files, as background tasks; results arrive as signals on the GUI thread."""
 
-    scanned = Signal(int, object)  # generation, list[ModelRow] or the Exception
+    scanned = Signal(int, object)  # generation, list[ModelRow] or an error message
     imported = Signal(object, object)  # added paths, problems (one line each)
     rescanned = Signal(object)  # how many new models, or an error message
 
@@ -210,21 +210,15 @@ class LibraryJobs(QObject):
 
     def scan(self, generation: int) -> None:
         library = self.library
-
-        def body() -> None:
-            try:
-                rows: object = scan_library(library)
-            except Exception as exc:  # noqa: BLE001 - a broken list must not break the tab
-                rows = exc
-            safe_emit(self.scanned, generation, rows)
-
-        start_thread("scan-library", body)
+        task = run_task("scan-library", lambda: scan_library(library), self)
+        task.done.connect(lambda rows: self.scanned.emit(generation, rows))
+        task.failed.connect(lambda message: self.scanned.emit(generation, message))
 
     def import_files(self, files: list[Path]) -> None:
         """Check each header, then link the file in place (never copied)."""
         library = self.library
 
-        def body() -> None:
+        def body() -> tuple[list[Path], list[str]]:
             added, problems = [], []
             for path in files:
                 try:
@@ -235,17 +229,14 @@ class LibraryJobs(QObject):
                     problems.append(str(exc))
                 except OSError as exc:
                     problems.append(f"{Path(path).name}: {exc}")
-            safe_emit(self.imported, added, problems)
+            return added, problems
 
-        start_thread("import", body)
+        task = run_task("import", body, self)
+        task.done.connect(lambda outcome: self.imported.emit(*outcome))
+        task.failed.connect(lambda message: self.imported.emit([], [message]))
 
     def rescan(self) -> None:
         library = self.library
-
-        def body() -> None:
-            try:
-                safe_emit(self.rescanned, library.sync_discovered())
-            except Exception as exc:  # noqa: BLE001 - shown to the user
-                safe_emit(self.rescanned, str(exc))
-
-        start_thread("rescan", body)
+        task = run_task("rescan", library.sync_discovered, self)
+        task.done.connect(self.rescanned.emit)
+        task.failed.connect(self.rescanned.emit)

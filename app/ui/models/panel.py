@@ -1,19 +1,23 @@
 """The Models tab: the library, and for the selected model its variants, downloads, smaller
 copies, an A/B comparison and GPU offload.
 
+Built lazily: until the tab is first shown it is an empty page, so start-up neither
+builds the views, reads the library nor probes the machine.
+
 Threads: header reads of the library, the machine probe (nvidia-smi, loading llama.cpp),
-imports, rescans, downloads, quantizing and comparing all run on worker threads and report
-back through this panel's (or its sections') signals; the GUI thread only does arithmetic on
-headers already read.
+imports, rescans, downloads and quantizing run as background tasks (``run_task``) and
+report back through this panel's (or its sections') signals; comparing runs as a job on
+the one engine thread. The GUI thread only does arithmetic on headers already read.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtGui import QDesktopServices, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -26,11 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import paths
-from app.core.library import Library
-from app.core.models import default_model_path
-from app.core.settings import SettingError, Settings
-from app.llm.types import LoadedModel
+from app.base import paths
+from app.base.settings import SettingError, Settings
+from app.engines.contract import LoadedModel
+from app.models.library import Library
+from app.models.selection import default_model_path
+from app.ui.engine.controller import EngineController
 from app.ui.models.common import (
     Estimate,
     Machine,
@@ -39,7 +44,6 @@ from app.ui.models.common import (
     probe_machine,
     safe_emit,
     same_file,
-    start_thread,
 )
 from app.ui.models.compare_view import CompareView
 from app.ui.models.download_view import DownloadSection
@@ -47,7 +51,8 @@ from app.ui.models.gpu_view import EngineStatus, GpuView
 from app.ui.models.library_view import LibraryJobs, LibraryTable
 from app.ui.models.picker import QuantPicker
 from app.ui.models.quantize_view import QuantizeBox
-from app.ui.worker import EngineController
+from app.ui.widgets.notice import Notice
+from app.ui.widgets.tasks import run_task
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,6 @@ class ModelsPanel(QWidget):
 
     reload_requested = Signal()  # "Use this model" on the model already chosen (e.g. after a failed load)
     status_message = Signal(str)
-    _probed = Signal(object)  # Machine
     _setting_changed = Signal(str)
 
     def __init__(self, controller: EngineController, settings: Settings, library: Library | None = None,
@@ -73,15 +77,27 @@ class ModelsPanel(QWidget):
         self._generation = 0
         self._pending_select: Path | None = None
         self._estimates: dict[tuple[Path, int], Estimate] = {}  # for this machine and these rows
+        self._unsubscribe: Callable[[], None] | None = None  # set once built
         self.jobs = LibraryJobs(self.library, self)
-        self._build()
-        self._connect()
-        self.picker.context.setValue(settings.get_int("n_ctx"))
-        self.compare.n_gpu_layers = settings.get_int("n_gpu_layers")
-        self._unsubscribe = settings.subscribe(lambda key, _value: safe_emit(self._setting_changed, key))
-        self.gpu.set_model(controller.model)
-        start_thread("probe-machine", lambda: safe_emit(self._probed, probe_machine()))
-        self.refresh()
+
+    @property
+    def built(self) -> bool:
+        """Whether the tab has been shown (and so built) yet."""
+        return self._unsubscribe is not None
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """Build the views, scan the library and probe the machine the first time the tab is shown."""
+        if not self.built:
+            self._build()
+            self._connect()
+            self.picker.context.setValue(self.settings.get_int("n_ctx"))
+            self.compare.n_gpu_layers = self.settings.get_int("n_gpu_layers")
+            self._unsubscribe = self.settings.subscribe(lambda key, _value: safe_emit(self._setting_changed, key))
+            self.gpu.set_model(self.controller.model)
+            probe = run_task("probe-machine", probe_machine, self)
+            probe.done.connect(self._on_probed)
+            self.refresh()
+        super().showEvent(event)
 
     # ---- construction ----------------------------------------------------------------
     def _build(self) -> None:
@@ -100,12 +116,8 @@ class ModelsPanel(QWidget):
         self.engine_label, self.load_bar = self.engine_status.label, self.engine_status.bar
         header.addWidget(self.engine_status)
         layout.addLayout(header)
-        self.message = QLabel()
-        self.message.setObjectName("modelsMessage")
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.setVisible(False)
-        layout.addWidget(self.message)
+        self.notice = Notice()
+        layout.addWidget(self.notice)
 
         split = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
@@ -171,7 +183,6 @@ class ModelsPanel(QWidget):
         self.jobs.scanned.connect(self._on_scanned)
         self.jobs.imported.connect(self._on_imported)
         self.jobs.rescanned.connect(self._on_rescanned)
-        self._probed.connect(self.set_machine)
         self._setting_changed.connect(self._on_setting_changed)
 
     # ---- state -----------------------------------------------------------------------
@@ -184,6 +195,10 @@ class ModelsPanel(QWidget):
 
     def row_for(self, path: Path) -> ModelRow | None:
         return next((r for r in self.rows if same_file(r.path, path)), None)
+
+    def _on_probed(self, machine: object) -> None:
+        if isinstance(machine, Machine):
+            self.set_machine(machine)
 
     def set_machine(self, machine: Machine | None) -> None:
         """What this computer has (from the background probe; tests may set their own)."""
@@ -201,24 +216,22 @@ class ModelsPanel(QWidget):
             self._pending_select = Path(select)
         self.jobs.scan(self._generation)
 
-    def _on_scanned(self, generation: int, rows: object) -> None:
+    def _on_scanned(self, generation: int, rows: list[ModelRow] | str) -> None:
         if generation != self._generation:
             return  # a newer scan is on its way
-        if isinstance(rows, Exception):
+        if isinstance(rows, str):
             log.error("library scan failed: %s", rows)
-            self.show_message(self.tr("Could not read the model list: ") + str(rows), error=True)
+            self.show_message(self.tr("Could not read the model list: ") + rows, error=True)
             rows = []
-        self.rows = list(rows)  # type: ignore[call-overload]
+        self.rows = list(rows)
         self._estimates.clear()
         self._show_rows()
         target = self._pending_select
         self._pending_select = None
-        if target is None or not self.table.select_path(target):
-            if self.table.selected_row() is None:
-                current = self.current_path()
-                if current is None or not self.table.select_path(current):
-                    if self.rows:
-                        self.table.selectRow(0)
+        if (target is None or not self.table.select_path(target)) and self.table.selected_row() is None:
+            current = self.current_path()
+            if (current is None or not self.table.select_path(current)) and self.rows:
+                self.table.selectRow(0)
         self.scans += 1
         self._update_details()
 
@@ -373,8 +386,8 @@ class ModelsPanel(QWidget):
     # ---- engine and settings -------------------------------------------------------------
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.gpu.set_model(loaded)
-        if self.message.text().startswith(self.tr("Switching to")):
-            self.show_message(self.tr("%1 is loaded.").replace("%1", loaded.path.name))
+        if self.notice.text().startswith(self.tr("Switching to")):
+            self.show_message(self.tr("%1 is loaded.").replace("%1", loaded.path.name if loaded.path else loaded.name))
         if loaded.adjustments:
             self.show_message(self.tr("The model was loaded with changes: ") + "; ".join(loaded.adjustments) + ".")
 
@@ -397,14 +410,16 @@ class ModelsPanel(QWidget):
             self.compare.n_gpu_layers = self.settings.get_int("n_gpu_layers")
 
     def show_message(self, text: str, error: bool = False) -> None:
-        self.message.setText(text)
-        self.message.setStyleSheet("color: #d93025;" if error else "")
-        self.message.setVisible(bool(text))
-        if text:
-            self.status_message.emit(text)
+        if not text:
+            self.notice.clear_message()
+            return
+        self.notice.show_message(text, "error" if error else "info")
+        self.status_message.emit(text)
 
     def shutdown(self) -> None:
         """Stop downloads, quantizing and comparing (partial downloads are kept), and unsubscribe."""
+        if self._unsubscribe is None:
+            return  # never shown: nothing was started
         self.download.shutdown()
         self.quantize.shutdown()
         self.compare.shutdown()

@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.catalog import Family, Variant
-from app.core.gguf_info import GGUFInfo
+from app.base.units import format_bytes
+from app.gguf.reader import GGUFInfo
+from app.models.catalog import Family, Variant
 from app.ui.models.common import (
     FIT_ROLE,
     Estimate,
@@ -31,7 +32,6 @@ from app.ui.models.common import (
     estimate_info,
     estimate_variant,
     fit_text,
-    format_bytes,
     same_file,
 )
 
@@ -169,8 +169,8 @@ class QuantPicker(QWidget):
                 where, tip = self.tr("Bundled with Kestrel"), ""
             cells = [choice.quant, format_bytes(choice.size_bytes, choice.approximate), where,
                      est.memory_text(), fit_text(est.fit) if est.fit != "unknown" else "…"]
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+            items = [QTableWidgetItem(text) for text in cells]
+            for c, item in enumerate(items):
                 item.setToolTip(tip if c != 1 or not choice.approximate else
                                 self.tr("Approximate: parameters × bits per weight; the hub listing gives the "
                                         "exact size"))
@@ -180,7 +180,7 @@ class QuantPicker(QWidget):
                     item.setFont(font)
                 self.table.setItem(r, c, item)
             if est.fit != "unknown":
-                self.table.item(r, 4).setData(FIT_ROLE, est.fit)
+                items[4].setData(FIT_ROLE, est.fit)
             self.table.setCellWidget(r, 5, self._action(choice, is_current))
         self.table.resizeRowsToContents()
 

@@ -1,4 +1,4 @@
-"""'Make smaller copy': quantize an F16/BF16/Q8_0 model in the background, with progress and Cancel."""
+"""'Make smaller copy': quantize an F16/BF16/Q8_0 model as a background task, with progress and Cancel."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from app.core import paths
-from app.core.library import Library
-from app.ui.models.common import ModelRow, format_bytes, safe_emit, start_thread
+from app.base import paths
+from app.base.units import format_bytes
+from app.models.library import Library
+from app.ui.models.common import ModelRow, safe_emit
+from app.ui.widgets.tasks import run_task
 
 if TYPE_CHECKING:
-    from app.llm.quantize import QuantizeResult
+    from app.engines.llama.quantize import QuantizeResult
 
 TARGET_CHOICES = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
-SOURCE_TYPES = frozenset({"F32", "F16", "BF16", "Q8_0"})  # as app.llm.quantize.SOURCES
+SOURCE_TYPES = frozenset({"F32", "F16", "BF16", "Q8_0"})  # as app.engines.llama.quantize.SOURCES
 _TARGET_HINTS = {"Q4_K_M": "smallest, fastest; a little quality lost",
                  "Q5_K_M": "a balance of size and quality",
                  "Q6_K": "close to the original",
@@ -28,9 +30,7 @@ class QuantizeBox(QGroupBox):
     """Shown under the picker; enabled for models that can be quantized."""
 
     quantized = Signal(object)  # Path of the new file, already in the library
-    _progress = Signal(float)
-    _done = Signal(object)  # QuantizeResult
-    _failed = Signal(str)
+    _progress = Signal(float)  # emitted from the quantizing task
 
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,8 +75,6 @@ class QuantizeBox(QGroupBox):
         layout.addWidget(self.status)
 
         self._progress.connect(self._on_progress)
-        self._done.connect(self._on_done)
-        self._failed.connect(self._on_failed)
         self.set_source(None)
 
     @property
@@ -108,7 +106,7 @@ class QuantizeBox(QGroupBox):
         row, target = self.source, self.target.currentData()
         if row is None or not target or self.running:
             return
-        from app.llm.quantize import default_output  # noqa: PLC0415
+        from app.engines.llama.quantize import default_output, quantize  # noqa: PLC0415 - llama.cpp: only when asked
 
         output = default_output(row.path, str(target), self.output_dir or paths.models_dir())
         if output.exists():
@@ -125,19 +123,15 @@ class QuantizeBox(QGroupBox):
         self._show(self.tr("Making a %1 copy of %2…").replace("%1", str(target)).replace("%2", row.path.name))
         library = self.library
 
-        def body() -> None:
-            try:
-                from app.llm.quantize import quantize  # noqa: PLC0415
+        def body() -> QuantizeResult:
+            result = quantize(row.path, str(target), output, stop=stop,
+                              progress=lambda f: safe_emit(self._progress, float(f)))
+            library.add(result.path, "quantized")
+            return result
 
-                result = quantize(row.path, str(target), output, stop=stop,
-                                  progress=lambda f: safe_emit(self._progress, float(f)))
-                library.add(result.path, "quantized")
-            except Exception as exc:  # noqa: BLE001 - QuantizeError, or anything else: tell the user
-                safe_emit(self._failed, str(exc))
-            else:
-                safe_emit(self._done, result)
-
-        start_thread("quantize", body)
+        task = run_task("quantize", body, self)  # QuantizeError is a RuntimeError: an expected failure
+        task.done.connect(self._on_done)
+        task.failed.connect(self._on_failed)
 
     def cancel(self) -> None:
         if self._stop is not None:

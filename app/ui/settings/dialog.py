@@ -1,9 +1,10 @@
-"""The settings dialog, generated from :data:`app.core.settings.SETTINGS`.
+"""The settings dialog, generated from :data:`app.base.settings.SETTINGS`.
 
 Why generated: a setting declared once must appear here without anyone remembering to
-add a widget, so every declared key gets an editor chosen by its type; keys missing from
-:data:`TABS` land on an "Other" tab. Only two keys get hand-made editors (a file picker
-for the model, a multi-line box for the system prompt).
+add a widget, so every declared key gets an editor chosen by its type, on the tab and
+under the title it declares (translated here; the declaration marks them for lupdate).
+Only two keys get hand-made editors (a file picker for the model, a multi-line box for
+the system prompt).
 
 Nothing is saved until OK or Apply, and then only the values the user changed, in one
 :meth:`Settings.update` call: either all are saved or none, and a rejected value is
@@ -16,7 +17,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -38,61 +39,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import paths
-from app.core.settings import SETTINGS, SETTINGS_BY_KEY, Setting, SettingError, Settings
+from app.base import paths
+from app.base.settings import SETTINGS, SETTINGS_BY_KEY, TAB_OTHER, Setting, SettingError, Settings
 
-__all__ = ["CHOICE_LABELS", "TABS", "TITLES", "SettingsDialog", "title_for"]
-
-# Strings below are marked for lupdate (context "SettingsDialog") and translated where shown.
-
-#: Which tab each setting lives on, in display order. Unlisted keys go to "Other".
-TABS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (QT_TRANSLATE_NOOP("SettingsDialog", "Model"), ("model_path", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn")),
-    (QT_TRANSLATE_NOOP("SettingsDialog", "Generation"), ("temperature", "top_k", "top_p", "min_p", "repeat_penalty",
-                    "max_tokens", "seed")),
-    (QT_TRANSLATE_NOOP("SettingsDialog", "Chat"), ("system_prompt", "context_overflow")),
-    (QT_TRANSLATE_NOOP("SettingsDialog", "Interface"), ("ui_language", "show_speed_details")),
-)
-OTHER_TAB = QT_TRANSLATE_NOOP("SettingsDialog", "Other")
-
-#: Row titles; a key without one gets a title made from its name.
-TITLES: dict[str, str] = {
-    "model_path": QT_TRANSLATE_NOOP("SettingsDialog", "Model file"),
-    "n_ctx": QT_TRANSLATE_NOOP("SettingsDialog", "Context size (tokens)"),
-    "n_threads": QT_TRANSLATE_NOOP("SettingsDialog", "CPU threads (0 = automatic)"),
-    "n_gpu_layers": QT_TRANSLATE_NOOP("SettingsDialog", "GPU layers (-1 = automatic)"),
-    "flash_attn": QT_TRANSLATE_NOOP("SettingsDialog", "Flash attention"),
-    "temperature": QT_TRANSLATE_NOOP("SettingsDialog", "Temperature"),
-    "top_k": QT_TRANSLATE_NOOP("SettingsDialog", "Top-k"),
-    "top_p": QT_TRANSLATE_NOOP("SettingsDialog", "Top-p"),
-    "min_p": QT_TRANSLATE_NOOP("SettingsDialog", "Min-p"),
-    "repeat_penalty": QT_TRANSLATE_NOOP("SettingsDialog", "Repeat penalty"),
-    "max_tokens": QT_TRANSLATE_NOOP("SettingsDialog", "Longest reply (tokens)"),
-    "seed": QT_TRANSLATE_NOOP("SettingsDialog", "Seed (-1 = random)"),
-    "system_prompt": QT_TRANSLATE_NOOP("SettingsDialog", "System prompt"),
-    "context_overflow": QT_TRANSLATE_NOOP("SettingsDialog", "When the chat is too long"),
-    "ui_language": QT_TRANSLATE_NOOP("SettingsDialog", "Interface language"),
-    "show_speed_details": QT_TRANSLATE_NOOP("SettingsDialog", "Show speed details"),
-}
-
-#: Readable names for choice values; an unlisted value is shown as it is stored.
-CHOICE_LABELS: dict[str, dict[object, str]] = {
-    "flash_attn": {"auto": QT_TRANSLATE_NOOP("SettingsDialog", "Automatic"), "on": QT_TRANSLATE_NOOP("SettingsDialog", "On"), "off": QT_TRANSLATE_NOOP("SettingsDialog", "Off")},
-    "context_overflow": {
-        "drop_oldest": QT_TRANSLATE_NOOP("SettingsDialog", "Drop the oldest turns (and say so)"),
-        "refuse": QT_TRANSLATE_NOOP("SettingsDialog", "Refuse to send"),
-    },
-    "ui_language": {"auto": QT_TRANSLATE_NOOP("SettingsDialog", "System language"), "en": QT_TRANSLATE_NOOP("SettingsDialog", "English"), "zh_CN": "简体中文"},
-}
+__all__ = ["SettingsDialog", "title_for", "translated"]
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # what a QSpinBox can hold
 _ERROR_COLOR = QColor("#d93025")  # readable on light and dark backgrounds
 
 
-def title_for(key: str) -> str:
-    """The row title for ``key``: from :data:`TITLES`, else 'some_key' -> 'Some key'."""
-    title = TITLES.get(key)
-    return QCoreApplication.translate("SettingsDialog", title) if title else key.replace("_", " ").capitalize()
+def translated(text: str) -> str:
+    """A title, tab or choice name declared in English with the settings, in the UI's language."""
+    return QCoreApplication.translate("SettingsDialog", text)
+
+
+def title_for(setting: Setting) -> str:
+    """The row title for ``setting``, translated."""
+    return translated(setting.label)
+
+
+def _by_tab() -> dict[str, list[Setting]]:
+    """Settings grouped by tab: tabs in the order of their first setting, "Other" last."""
+    tabs: dict[str, list[Setting]] = {}
+    for setting in SETTINGS:
+        tabs.setdefault(setting.tab, []).append(setting)
+    if TAB_OTHER in tabs:
+        tabs[TAB_OTHER] = tabs.pop(TAB_OTHER)
+    return tabs
 
 
 def _number(value: object) -> float:
@@ -100,13 +73,6 @@ def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected a number, got {value!r}")
     return float(value)
-
-
-def _tab_of(key: str) -> str:
-    for name, keys in TABS:
-        if key in keys:
-            return name
-    return OTHER_TAB
 
 
 class SettingsDialog(QDialog):
@@ -120,6 +86,8 @@ class SettingsDialog(QDialog):
         self._writers: dict[str, Callable[[object], None]] = {}
         self._tab_index: dict[str, int] = {}
         self._error_key: str | None = None
+        self._baseline: dict[str, object] = {}  # what the fields showed when opened or last saved
+        self._filled = False  # editors report edits only after they first show the stored values
         self.setWindowTitle(self.tr("Settings"))
 
         self.tabs = QTabWidget(self)
@@ -225,15 +193,8 @@ class SettingsDialog(QDialog):
     # ---- building ------------------------------------------------------------------
 
     def _build_tabs(self) -> None:
-        by_tab: dict[str, list[Setting]] = {name: [] for name, _ in TABS}
-        by_tab[OTHER_TAB] = []
-        order = {key: i for _, keys in TABS for i, key in enumerate(keys)}
-        for setting in sorted(SETTINGS, key=lambda s: order.get(s.key, len(order))):
-            by_tab[_tab_of(setting.key)].append(setting)
-        label_width = max(self.fontMetrics().horizontalAdvance(title_for(s.key)) for s in SETTINGS)
-        for name, settings in by_tab.items():
-            if not settings:
-                continue
+        label_width = max(self.fontMetrics().horizontalAdvance(title_for(s)) for s in SETTINGS)
+        for name, settings in _by_tab().items():
             page = QWidget(self.tabs)
             grid = QGridLayout(page)
             grid.setColumnStretch(1, 1)
@@ -245,7 +206,7 @@ class SettingsDialog(QDialog):
             for setting in settings:
                 row = self._add_row(grid, row, setting)
             grid.setRowStretch(row, 1)
-            index = self.tabs.addTab(page, self.tr(name))
+            index = self.tabs.addTab(page, translated(name))
             for setting in settings:
                 self._tab_index[setting.key] = index
 
@@ -256,7 +217,7 @@ class SettingsDialog(QDialog):
         editor.setToolTip(setting.description)
         editor.setObjectName(f"field_{setting.key}")
 
-        label = QLabel(title_for(setting.key), grid.parentWidget())
+        label = QLabel(title_for(setting), grid.parentWidget())
         label.setBuddy(editor)
         label.setToolTip(setting.description)
         tall = isinstance(editor, QPlainTextEdit)
@@ -299,9 +260,9 @@ class SettingsDialog(QDialog):
             combo = QComboBox(self)
             combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance("0" * 12) + 24)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            labels = CHOICE_LABELS.get(key, {})
             for choice in setting.choices:
-                combo.addItem(self.tr(labels[choice]) if choice in labels else str(choice), choice)
+                title = setting.choice_titles.get(choice)
+                combo.addItem(translated(title) if title else str(choice), choice)
 
             def write_choice(value: object, combo: QComboBox = combo) -> None:
                 index = combo.findData(value)
@@ -316,7 +277,7 @@ class SettingsDialog(QDialog):
             return combo, self._left(combo)
         if setting.type is bool:
             check = QCheckBox(self)
-            check.setAccessibleName(title_for(key))
+            check.setAccessibleName(title_for(setting))
             self._readers[key] = check.isChecked
             self._writers[key] = lambda v: check.setChecked(bool(v))
             check.toggled.connect(self._on_edited)
@@ -396,13 +357,14 @@ class SettingsDialog(QDialog):
         for key, value in self._settings.as_dict().items():
             self._writers[key](value)
         self._baseline = self.values()
+        self._filled = True
         self._refresh_buttons()
 
     @Slot()
     def _on_edited(self) -> None:
         """Keep Apply's state current; drop an error once its field holds a valid value."""
-        if not hasattr(self, "_baseline"):
-            return  # the editors are being filled for the first time
+        if not self._filled:
+            return
         self._refresh_buttons()
         key = self._error_key
         if key is not None:
@@ -431,7 +393,7 @@ class SettingsDialog(QDialog):
     def _show_error(self, message: str, key: str | None) -> None:
         """Show ``message`` with the setting's title instead of its key; focus that field."""
         if key is not None and message.startswith(key):
-            message = title_for(key) + message[len(key):]
+            message = title_for(SETTINGS_BY_KEY[key]) + message[len(key):]
         self._error_key = key
         self.error_label.setText(message)
         self.error_label.show()

@@ -1,6 +1,6 @@
 """A compact, status-bar friendly readout of generation speed.
 
-The figures come from :mod:`app.core.stats_text` so the readout, the line under each
+The figures come from :mod:`app.chat.stats_text` so the readout, the line under each
 message and the CLI never disagree. The widget only formats and paints: it owns no timers
 and does no work between updates, so an idle app stays idle.
 """
@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import collections
 import time
+from enum import Enum
 
 from PySide6.QtCore import QPointF, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
-from app.core.speed import format_rate, format_seconds
-from app.core.stats_text import details_tooltip, live_line, summary_line
-from app.llm.types import GenerationStats, LiveStats, LoadedModel
+from app.base.speed import format_rate
+from app.base.units import format_seconds
+from app.chat.stats_text import details_tooltip, live_line, summary_line
+from app.engines.contract import GenerationStats, LiveStats, LoadedModel
 
-__all__ = ["Sparkline", "SpeedReadout"]
+__all__ = ["ReadoutState", "Sparkline", "SpeedReadout"]
 
 IDLE_TEXT = "Ready"
 STARTED_TEXT = "Reading prompt…"
@@ -26,6 +28,15 @@ NO_MODEL_TEXT = "No model"
 #: The widest text the readout label normally shows; its width is reserved up front so
 #: the status bar never shifts as figures change length.
 _WIDEST_TEXT = "999.9 tok/s · TTFT 9.99 s · prompt 9,999 tok/s · 99,999 cached · ctx 99,999/99,999"
+
+
+class ReadoutState(Enum):
+    """What the figures label shows, so callers decide by state and never by its (translatable) words."""
+
+    IDLE = "idle"  # nothing running, no figures
+    WAITING = "waiting"  # a request started; the prompt is being read, no reply figures yet
+    DECODING = "decoding"  # live reply figures
+    FINAL = "final"  # the last reply's final figures
 
 
 class Sparkline(QWidget):
@@ -140,6 +151,7 @@ class SpeedReadout(QWidget):
         layout.addWidget(self.label, 1)
         layout.addWidget(self.backend_label, 0)
         self._decode_sampled = False
+        self.state = ReadoutState.IDLE
 
     def text(self) -> str:
         """What the figures label shows now (for tests and accessibility)."""
@@ -151,11 +163,13 @@ class SpeedReadout(QWidget):
     @Slot(object)
     def on_model_loaded(self, loaded: LoadedModel) -> None:
         """Show where the model runs: 'CPU' or 'CUDA · 28/28 layers'."""
-        n_layers = max(0, loaded.n_layers)
+        n_layers = max(0, loaded.n_layers or 0)
         gpu = loaded.gpu_layers
-        if gpu < 0 or (n_layers and gpu > n_layers):
+        if gpu is not None and (gpu < 0 or (n_layers and gpu > n_layers)):
             gpu = n_layers
-        if gpu == 0 or loaded.backend.upper() == "CPU":
+        if gpu is None:
+            text = loaded.backend  # a server, or an engine that does not say
+        elif gpu == 0 or loaded.backend.upper() == "CPU":
             text = "CPU"
         elif n_layers:
             text = f"{loaded.backend} · {gpu}/{n_layers} layers"
@@ -167,13 +181,13 @@ class SpeedReadout(QWidget):
         if loaded.quant:
             lines.append(f"Quantization: {loaded.quant}")
         ctx = f"Context: {loaded.n_ctx:,} tokens"
-        if loaded.n_ctx_train > 0:
+        if loaded.n_ctx_train:
             ctx += f" (trained on {loaded.n_ctx_train:,})"
         lines.append(ctx)
         lines.append(f"Backend: {loaded.backend}")
-        if n_layers:
+        if gpu is not None and n_layers:
             lines.append(f"GPU layers: {gpu} of {n_layers}")
-        else:
+        elif gpu is not None:
             lines.append(f"GPU layers: {gpu}")
         if loaded.load_s > 0:
             lines.append(f"Loaded in {format_seconds(loaded.load_s)}")
@@ -189,6 +203,7 @@ class SpeedReadout(QWidget):
     def on_started(self) -> None:
         """A reply was requested; the sparkline keeps its last minute of history."""
         self._decode_sampled = False
+        self.state = ReadoutState.WAITING
         self.label.setText(STARTED_TEXT)
         self.label.setToolTip("")
 
@@ -196,7 +211,8 @@ class SpeedReadout(QWidget):
     def on_progress(self, live: LiveStats) -> None:
         """Live figures; decode speed also goes onto the sparkline."""
         self.label.setText(live_line(live))
-        if live.phase == "decode" and live.decode_tps > 0:
+        self.state = ReadoutState.DECODING if live.phase == "decode" else ReadoutState.WAITING
+        if live.phase == "decode" and live.decode_tps is not None and live.decode_tps > 0:
             self.sparkline.add(live.decode_tps)
             self._decode_sampled = True
 
@@ -204,22 +220,31 @@ class SpeedReadout(QWidget):
     def on_stats(self, stats: GenerationStats) -> None:
         """Final figures for the reply, with every detail in the tooltip."""
         data = stats.to_dict()
+        self.state = ReadoutState.FINAL
         self.label.setText(summary_line(data) or IDLE_TEXT)
         tooltip = details_tooltip(data)
         self.label.setToolTip(tooltip)
+        speed = stats.decode_tps if stats.decode_tps is not None and stats.decode_tps > 0 else None
         self.sparkline.setToolTip(
-            "Reply speed over the last minute"
-            + (f"\nLast reply: {format_rate(stats.decode_tps)}" if stats.decode_tps > 0 else "")
+            "Reply speed over the last minute" + (f"\nLast reply: {format_rate(speed)}" if speed else "")
         )
         # A reply faster than one progress interval sent no decode sample: plot its
         # final speed so the sparkline does not miss it.
-        if not self._decode_sampled and stats.decode_tps > 0:
-            self.sparkline.add(stats.decode_tps)
+        if not self._decode_sampled and speed:
+            self.sparkline.add(speed)
         self._decode_sampled = False
+
+    @Slot()
+    def on_finished(self) -> None:
+        """The request ended. One that ended before any reply figure (an error, a token
+        count, a stop while reading the prompt) must not leave the readout waiting."""
+        if self.state is ReadoutState.WAITING:
+            self.on_cleared()
 
     @Slot()
     def on_cleared(self) -> None:
         """Back to idle (new chat, model unloaded)."""
         self._decode_sampled = False
+        self.state = ReadoutState.IDLE
         self.label.setText(IDLE_TEXT)
         self.label.setToolTip("")

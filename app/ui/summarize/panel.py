@@ -1,37 +1,38 @@
 """The summarize panel: drop a document, see what it will cost, get a summary of all of it.
 
-Threads: extraction runs on a short-lived Python thread (PDFs can take seconds); every
+Threads: extraction runs as a background task (``run_task``: PDFs can take seconds); every
 engine call (token count, speed probe, the summary itself) goes through
-``controller.run_job`` and so runs on the engine thread. The GUI only renders: progress
-arrives as ``job_progress`` payloads and is repainted at most ten times a second.
+``controller.run_job`` and so runs on the engine thread. The panel connects to the handle
+of its own job; the GUI only renders: progress arrives as the handle's ``job_progress``
+payloads and is repainted at most ten times a second.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
-from app.core.extract import ExtractedDocument, ExtractionError, extract, extract_text
-from app.core.settings import Settings
-from app.core.summarize import (
-    Speeds,
-    SummaryOptions,
-    SummaryPlan,
-    SummaryProgress,
-    SummaryResult,
-    measure_speeds,
-    plan_summary,
-    summarize,
-)
-from app.llm.types import Engine, GenerationStats, LoadedModel
+from app.base.settings import Settings
+from app.documents.document import ExtractedDocument, ExtractionError
+from app.documents.extract import extract, extract_text
+from app.engines.contract import Engine, GenerationStats, LoadedModel
+from app.summarize.options import SummaryOptions
+from app.summarize.plan import Speeds, SummaryPlan, measure_speeds, plan_summary
+from app.summarize.results import SummaryProgress, SummaryResult
+from app.summarize.run import summarize
+from app.ui.engine.controller import EngineController
+from app.ui.engine.handle import RequestHandle
 from app.ui.summarize.results import ResultArea
 from app.ui.summarize.widgets import PANEL_STYLE, ControlBar, DropZone, file_filter, local_files
-from app.ui.worker import EngineController
-from app.ui.banner import show_banner
+from app.ui.widgets.notice import Notice
+from app.ui.widgets.tasks import run_task
+
+PlanOutcome = tuple[tuple[int, str, int], SummaryPlan, Speeds | None]
 
 
 def eta_text(seconds: float) -> str:
@@ -48,7 +49,6 @@ class SummarizePanel(QWidget):
     """Everything about summarizing; the main window only places it in a tab."""
 
     status_message = Signal(str)
-    _extracted = Signal(int, object)  # ticket, ExtractedDocument or an error message
 
     def __init__(self, controller: EngineController, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,9 +61,8 @@ class SummarizePanel(QWidget):
         self._plan_for: tuple[int, str, int] | None = None  # (document serial, lang, n_ctx) of the plan
         self._serial = 0  # bumped for every document loaded
         self._plan_wanted = False
-        self._request: int | None = None
-        self._job = ""  # "plan" or "summary"
-        self._ticket = 0
+        self._summary_job: RequestHandle | None = None  # the summary itself
+        self._ticket = 0  # bumped for every document read; older reads are ignored
         self._loading = False
         self._build()
         self._connect()
@@ -94,11 +93,8 @@ class SummarizePanel(QWidget):
         self.progress, self.progress_label, self.progress_box = b.progress, b.progress_label, b.progress_box
         column.addWidget(self.bar)
 
-        self.banner = QLabel("")
-        self.banner.setObjectName("summarizeBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setVisible(False)
-        column.addWidget(self.banner)
+        self.notice = Notice()
+        column.addWidget(self.notice)
 
         self.results = ResultArea()
         self.results.chunk_lookup = self._chunk_text
@@ -108,31 +104,26 @@ class SummarizePanel(QWidget):
 
     def _connect(self) -> None:
         c = self.controller
-        c.job_progress.connect(self._on_job_progress)
-        c.job_done.connect(self._on_job_done)
-        c.failed.connect(self._on_failed)
-        c.finished.connect(self._on_finished)
         c.stats.connect(self._on_stats)
         c.loaded.connect(self._on_model_loaded)
         c.busy_changed.connect(self._on_busy_changed)
-        self._extracted.connect(self._on_extracted)
         self.zone.file_dropped.connect(self.load_file)
         self.zone.text_dropped.connect(self.load_text)
-        self.zone.refused.connect(lambda reason: self._show_banner(self.tr("Can't use this: %1").replace("%1", reason),
-                                                                   error=True))
+        self.zone.refused.connect(lambda reason: self.notice.show_message(
+            self.tr("Can't use this: %1").replace("%1", reason), "error"))
         self.zone.open_requested.connect(self.open_file)
         self.zone.paste_requested.connect(self.paste)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.results.status_message.connect(self.status_message)
-        self.results.error.connect(lambda text: self._show_banner(text, error=True))
+        self.results.error.connect(lambda text: self.notice.show_message(text, "error"))
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
         self.lang_combo.currentIndexChanged.connect(lambda _i: self._request_plan())
 
     # ---- loading a document ----------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._request is not None and self._job == "summary"
+        return self._summary_job is not None
 
     def open_file(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, self.tr("Open a document"), str(Path.home()),
@@ -149,7 +140,7 @@ class SummarizePanel(QWidget):
         elif mime is not None and mime.hasText() and mime.text().strip():
             self.load_text(mime.text())
         else:
-            self._show_banner(self.tr("The clipboard holds no text to summarize."), error=True)
+            self.notice.show_message(self.tr("The clipboard holds no text to summarize."), "error")
 
     def load_file(self, path: Path) -> None:
         """Extract a file off the GUI thread; the panel updates when it is read."""
@@ -158,42 +149,37 @@ class SummarizePanel(QWidget):
     def load_text(self, text: str) -> None:
         self._start_loading(self.tr("Pasted text"), lambda: extract_text(text, name="Pasted text"))
 
-    def _start_loading(self, name: str, read: object) -> None:
+    def _start_loading(self, name: str, read: Callable[[], ExtractedDocument]) -> None:
         if self.running:
-            self._show_banner(self.tr("A summary is running: cancel it before opening another document."), error=True)
+            self.notice.show_message(self.tr("A summary is running: cancel it before opening another document."),
+                                     "error")
             return
         self._ticket += 1
         ticket = self._ticket
         self._loading = True
-        self._hide_banner()
+        self.notice.clear_message()
         self.info_label.setText(self.tr("Reading %1…").replace("%1", name))
         self.plan_label.setText("")
         self._update_controls()
+        # every failure of extraction is an ExtractionError with a one-line reason; anything
+        # else is a bug: run_task logs it and still reports it here
+        task = run_task("extract", read, self, expected=(ExtractionError,))
+        task.done.connect(lambda document: self._on_extracted(ticket, document))
+        task.failed.connect(lambda message: self._on_extract_failed(ticket, message))
 
-        def work() -> None:
-            try:
-                outcome: object = read()  # type: ignore[operator]
-            except ExtractionError as exc:
-                outcome = str(exc)
-            except Exception as exc:  # noqa: BLE001 - a hostile file must not kill the app
-                outcome = f"{name}: the file could not be read ({type(exc).__name__}: {exc})"
-            try:
-                self._extracted.emit(ticket, outcome)
-            except RuntimeError:  # the panel was closed meanwhile
-                pass
-
-        threading.Thread(target=work, name="kestrel-extract", daemon=True).start()
-
-    def _on_extracted(self, ticket: int, outcome: object) -> None:
+    def _on_extract_failed(self, ticket: int, message: str) -> None:
         if ticket != self._ticket:
             return
         self._loading = False
-        if not isinstance(outcome, ExtractedDocument):
-            self.info_label.setText(self.tr("No document loaded.") if self.document is None else self._describe())
-            self._show_plan()  # the document shown before stays usable
-            self._show_banner(str(outcome), error=True)
-            self._update_controls()
+        self.info_label.setText(self.tr("No document loaded.") if self.document is None else self._describe())
+        self._show_plan()  # the document shown before stays usable
+        self.notice.show_message(message, "error")
+        self._update_controls()
+
+    def _on_extracted(self, ticket: int, outcome: ExtractedDocument) -> None:
+        if ticket != self._ticket:
             return
+        self._loading = False
         self.document, self.plan = outcome, None
         self._serial += 1
         self._plan_for = None
@@ -204,9 +190,9 @@ class SummarizePanel(QWidget):
         self.progress_box.setVisible(False)
         self.info_label.setText(self._describe())
         if outcome.large:
-            self._show_banner(self.tr("This is a very large document (%1 MB). It is read piece by piece, but "
-                                      "summarizing all of it will take a long time; finished parts are kept if "
-                                      "you cancel.").replace("%1", f"{outcome.size_bytes / 2**20:,.0f}"), error=False)
+            self.notice.show_message(self.tr("This is a very large document (%1 MB). It is read piece by piece, but "
+                                             "summarizing all of it will take a long time; finished parts are kept "
+                                             "if you cancel.").replace("%1", f"{outcome.size_bytes / 2**20:,.0f}"))
         self._request_plan()
         self._update_controls()
 
@@ -248,13 +234,15 @@ class SummarizePanel(QWidget):
         self._plan_wanted = False
         document, options, measure = self.document, self.options(), not self.speeds.known
 
-        def job(engine: Engine, _stop: threading.Event, _report: object) -> object:
+        def job(engine: Engine, _stop: threading.Event, _report: Callable[[object], None]) -> PlanOutcome:
             plan = plan_summary(engine, document, options)
             return key, plan, (measure_speeds(engine) if measure else None)
 
         self.plan_label.setText(self.tr("Counting tokens…"))
-        self._job = "plan"
-        self._request = self.controller.run_job(job)
+        handle = self.controller.run_job(job)
+        handle.done.connect(self._on_plan_done)
+        handle.failed.connect(self._on_plan_failed)
+        handle.finished.connect(lambda: self._on_plan_finished(key))
 
     def _show_plan(self) -> None:
         plan = self.plan
@@ -279,30 +267,30 @@ class SummarizePanel(QWidget):
         plan = self.plan if self._plan_key() == self._plan_for else None
         speeds = Speeds(self.speeds.prefill_tps, self.speeds.decode_tps)
 
-        def job(engine: Engine, stop: threading.Event, report: object) -> object:
-            return summarize(engine, document, options, stop=stop, on_progress=report,  # type: ignore[arg-type]
-                             plan=plan, speeds=speeds)
+        def job(engine: Engine, stop: threading.Event, report: Callable[[object], None]) -> SummaryResult:
+            return summarize(engine, document, options, stop=stop, on_progress=report, plan=plan, speeds=speeds)
 
         self.results.begin_stream(single=plan is not None and plan.mode == "single")
-        self._hide_banner()
+        self.notice.clear_message()
         self.progress.setRange(0, max(1, plan.chunk_count if plan else 1))
         self.progress.setValue(0)
         self.progress_label.setText(self.tr("Starting…"))
         self.progress_box.setVisible(True)
-        self._job = "summary"
-        self._request = self.controller.run_job(job)
+        handle = self.controller.run_job(job)
+        handle.job_progress.connect(self._on_summary_progress)
+        handle.done.connect(self._show_result)
+        handle.failed.connect(lambda message: self.notice.show_message(message, "error"))
+        handle.finished.connect(self._on_summary_finished)
+        self._summary_job = handle
         self._update_controls()
 
     def cancel(self) -> None:
         """Stop within a token; the parts already summarized are kept and shown."""
-        if self.running:
-            self.controller.stop()
+        if self._summary_job is not None:
+            self._summary_job.stop()
             self.progress_label.setText(self.tr("Cancelling…"))
 
-    def _on_job_progress(self, request_id: int, payload: object) -> None:
-        if request_id != self._request or not isinstance(payload, SummaryProgress):
-            return
-        p = payload
+    def _on_summary_progress(self, p: SummaryProgress) -> None:
         eta = eta_text(p.eta_s) if p.eta_s is not None else ""
         if p.phase == "map":
             self.progress.setRange(0, max(1, p.chunks))
@@ -318,18 +306,22 @@ class SummarizePanel(QWidget):
         self.progress_label.setText(f"{label} · {eta}" if eta else label)
         self.results.add_progress(p)
 
-    def _on_job_done(self, request_id: int, outcome: object) -> None:
-        if request_id != self._request:
-            return
-        if self._job == "plan" and isinstance(outcome, tuple):
-            key, plan, speeds = outcome
-            if speeds is not None and isinstance(speeds, Speeds) and speeds.known and not self.speeds.known:
-                self.speeds = speeds
-            if key == self._plan_key():
-                self.plan, self._plan_for = plan, key
-                self._show_plan()
-        elif self._job == "summary" and isinstance(outcome, SummaryResult):
-            self._show_result(outcome)
+    def _on_plan_done(self, outcome: PlanOutcome) -> None:
+        key, plan, speeds = outcome
+        if speeds is not None and speeds.known and not self.speeds.known:
+            self.speeds = speeds
+        if key == self._plan_key():
+            self.plan, self._plan_for = plan, key
+            self._show_plan()
+
+    def _on_plan_failed(self, message: str) -> None:
+        self.notice.show_message(message, "error")
+        self.plan_label.setText("")
+
+    def _on_plan_finished(self, key: tuple[int, str, int]) -> None:
+        self._update_controls()
+        if self._plan_wanted or key != self._plan_key():  # not after a failure: that would loop
+            QTimer.singleShot(0, self._request_plan)
 
     def _show_result(self, result: SummaryResult) -> None:
         self.results.show_result(result)
@@ -352,27 +344,18 @@ class SummarizePanel(QWidget):
         self.progress_label.setText(text)
         self.status_message.emit(text)
 
-    def _on_failed(self, request_id: int, message: str) -> None:
-        if request_id == self._request:
-            self._show_banner(message, error=True)
-            if self._job == "plan":
-                self.plan_label.setText("")
-
-    def _on_finished(self, request_id: int) -> None:
-        if request_id != self._request:
-            return
-        job = self._job
-        self._request, self._job = None, ""
+    def _on_summary_finished(self) -> None:
+        self._summary_job = None
         self.results.end_stream()
-        if job == "summary" and self.result is None:
+        if self.result is None:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress_label.setText(self.tr("The summary could not be made."))
         self._update_controls()
         if self._plan_wanted or (self.document is not None and self._plan_for != self._plan_key()):
-            QTimer.singleShot(0, self._request_plan)
+            QTimer.singleShot(0, self._request_plan)  # the language or the model changed meanwhile
 
-    def _on_stats(self, _request_id: int, stats: GenerationStats) -> None:
+    def _on_stats(self, stats: GenerationStats) -> None:
         self.speeds.learn(stats)  # chat replies teach the ETA too
 
     def _on_model_loaded(self, _model: LoadedModel) -> None:
@@ -419,13 +402,7 @@ class SummarizePanel(QWidget):
         self.cancel_button.setEnabled(self.running)
         self.zone.setEnabled(not self.running)
 
-    def _show_banner(self, text: str, *, error: bool) -> None:
-        show_banner(self.banner, text, error=error)
-
-    def _hide_banner(self) -> None:
-        self.banner.setVisible(False)
-
     def shutdown(self) -> None:
         """Stop a running summary (its finished parts stay in the disk cache)."""
-        if self.running:
-            self.controller.stop()
+        if self._summary_job is not None:
+            self._summary_job.stop()

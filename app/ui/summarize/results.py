@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.summarize import SummaryProgress, SummaryResult, render_markdown, render_text
-from app.ui.timers import make_timer
+from app.summarize.render import render_markdown, render_text
+from app.summarize.results import SummaryProgress, SummaryResult
+from app.ui.widgets.timers import make_timer
 
 RENDER_MS = 100  # while streaming, re-render at most ten times a second
 
@@ -125,7 +126,7 @@ class ResultArea(QWidget):
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.copy_button.clicked.connect(self.copy)
-        self.export_button.clicked.connect(lambda: self.export())
+        self.export_button.clicked.connect(lambda: self.export())  # noqa: PLW0108 - not clicked's bool as the path
         self.view.source_clicked.connect(self.show_source)
         self.streamed_points: list[str] = []
         self._partial = ""

@@ -8,7 +8,7 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from app.core.extract import SUFFIXES, refusal
+from app.documents.extract import SUFFIXES, refusal
 
 PANEL_STYLE = """
 #dropZone { border: 2px dashed rgba(128, 128, 128, 0.55); border-radius: 12px; background: palette(base); }
@@ -18,9 +18,9 @@ PANEL_STYLE = """
 #dropHint { color: palette(mid); }
 #documentInfo { font-weight: 600; }
 #planLabel, #progressLabel { color: palette(mid); }
-#summarizeBanner { padding: 6px 10px; border-radius: 6px; background: rgba(60, 130, 220, 0.12); }
-#summarizeBanner[error="true"] { background: rgba(220, 60, 60, 0.14); }
-#summaryView, #sourceText { border: 1px solid rgba(128, 128, 128, 0.25); border-radius: 8px; background: palette(base); }
+#summaryView, #sourceText {
+    border: 1px solid rgba(128, 128, 128, 0.25); border-radius: 8px; background: palette(base);
+}
 #sourceTitle { font-weight: 600; }
 """
 

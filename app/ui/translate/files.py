@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import paths
-from app.core.glossary import Glossary, GlossaryError
-from app.core.translate import SUPPORTED_SUFFIXES, DocumentError, SourceDocument, TranslationResult, load_document
+from app.base import paths
+from app.base.atomic import write_atomic
+from app.translate.glossary import Glossary, GlossaryError
+from app.translate.runner import SUPPORTED_SUFFIXES, DocumentError, SourceDocument, TranslationResult, load_document
 from app.ui.translate import names
 from app.ui.translate.glossary_dialog import GlossaryDialog
 from app.ui.translate.source_edit import SourceEdit, dropped_files
+from app.ui.widgets.notice import Notice
 
 
 def glossary_path() -> Path:
@@ -47,7 +49,7 @@ class FilesMixin:
     document: SourceDocument | None
     document_path: Path | None
     result: TranslationResult | None
-    _request: int | None
+    notice: Notice
     _save_timer: QTimer
     left: QStackedWidget
     document_page: QWidget
@@ -66,8 +68,8 @@ class FilesMixin:
 
     if TYPE_CHECKING:
         def tr(self, text: str, disambiguation: str | None = None, n: int = -1) -> str: ...
-        def _show_banner(self, text: str, *, error: bool) -> None: ...
-        def _hide_banner(self) -> None: ...
+        @property
+        def translating(self) -> bool: ...
         def _clear_warnings(self) -> None: ...
         def _detect(self) -> None: ...
         def _update_controls(self) -> None: ...
@@ -100,13 +102,14 @@ class FilesMixin:
 
     def open_document(self, path: Path) -> bool:
         """Show a TXT/Markdown/DOCX/HTML file on the left; False (and a message) if it cannot be read."""
-        if self._request is not None:
-            self._show_banner(self.tr("Stop the current translation before opening another document."), error=True)
+        if self.translating:
+            self.notice.show_message(
+                self.tr("Stop the current translation before opening another document."), "error")
             return False
         try:
             document = load_document(path)
         except DocumentError as exc:
-            self._show_banner(str(exc), error=True)
+            self.notice.show_message(str(exc), "error")
             return False
         self.document, self.document_path, self.result = document, Path(path), None
         kind = {"text": "TXT", "markdown": "Markdown", "docx": "DOCX", "html": "HTML"}[document.kind]
@@ -118,7 +121,7 @@ class FilesMixin:
         self.left.setCurrentWidget(self.document_page)
         self.translation_view.clear()
         self._clear_warnings()
-        self._hide_banner()
+        self.notice.clear_message()
         self.info_label.setText("")
         self._detect()
         self._update_controls()
@@ -126,7 +129,7 @@ class FilesMixin:
 
     def close_document(self) -> None:
         """Back to the typed text (which was kept all along)."""
-        if self._request is not None:
+        if self.translating:
             return
         self.document = self.document_path = self.result = None
         self.left.setCurrentWidget(self.source_edit)
@@ -159,17 +162,18 @@ class FilesMixin:
     def export_to(self, path: Path) -> bool:
         """Write the translation to ``path`` (never over the source document)."""
         if self.document_path is not None and path.resolve() == self.document_path.resolve():
-            self._show_banner(self.tr("Choose another name: the original document is never overwritten."), error=True)
+            self.notice.show_message(
+                self.tr("Choose another name: the original document is never overwritten."), "error")
             return False
         if self.document is not None and self.result is not None:
             data = self.result.render()
         else:
             data = self.translation_view.toPlainText().encode("utf-8")
         try:
-            path.write_bytes(data)
+            write_atomic(path, data)
         except OSError as exc:
-            self._show_banner(self.tr("Could not save %1: %2").replace("%1", str(path))
-                              .replace("%2", exc.strerror or str(exc)), error=True)
+            self.notice.show_message(self.tr("Could not save %1: %2").replace("%1", str(path))
+                                     .replace("%2", exc.strerror or str(exc)), "error")
             return False
         self.status_message.emit(self.tr("Saved %1").replace("%1", str(path)))
         return True
@@ -181,7 +185,8 @@ class FilesMixin:
             try:
                 self.glossary = Glossary.load(path)
             except GlossaryError as exc:
-                self._show_banner(self.tr("The glossary could not be read: %1").replace("%1", str(exc)), error=True)
+                self.notice.show_message(
+                    self.tr("The glossary could not be read: %1").replace("%1", str(exc)), "error")
         self._update_glossary_button()
 
     def edit_glossary(self) -> None:
@@ -195,7 +200,7 @@ class FilesMixin:
         try:
             glossary.save(glossary_path())
         except OSError as exc:
-            self._show_banner(self.tr("The glossary could not be saved: %1").replace("%1", str(exc)), error=True)
+            self.notice.show_message(self.tr("The glossary could not be saved: %1").replace("%1", str(exc)), "error")
         self._update_glossary_button()
 
     def _update_glossary_button(self) -> None:
@@ -213,9 +218,9 @@ class FilesMixin:
         names.select(self.source_combo, str(state.get("source", names.AUTO)))
         ui = self.ui_locale.name().replace("_", "-")
         default_target = "zh-Hans" if ui.startswith("zh") else ui.split("-")[0]
-        if not names.select(self.target_combo, str(state.get("target", ""))):
-            if default_target == "en" or not names.select(self.target_combo, default_target):
-                names.select(self.target_combo, "fr")
+        if not names.select(self.target_combo, str(state.get("target", ""))) and (
+                default_target == "en" or not names.select(self.target_combo, default_target)):
+            names.select(self.target_combo, "fr")
         draft = state.get("draft")
         if isinstance(draft, str) and draft:
             self.source_edit.setPlainText(draft)
@@ -224,6 +229,6 @@ class FilesMixin:
         self._save_timer.stop()
         state = {"source": self.source_code(), "target": self.target_code(), "draft": self.source_edit.toPlainText()}
         try:
-            state_path().write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+            write_atomic(state_path(), json.dumps(state, ensure_ascii=False))  # a crash never leaves half a draft
         except OSError:
             pass  # the draft is a convenience; the text is still in the box

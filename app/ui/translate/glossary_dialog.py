@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.glossary import Glossary, GlossaryEntry, GlossaryError
+from app.translate.glossary import Glossary, GlossaryEntry, GlossaryError
 
 TERM, TRANSLATION, KEEP = range(3)
 
@@ -67,7 +67,7 @@ class GlossaryDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.add_button.clicked.connect(lambda: self.add_row())
+        self.add_button.clicked.connect(lambda: self.add_row())  # noqa: PLW0108 - not clicked's bool as the entry
         self.remove_button.clicked.connect(self.remove_selected)
         self.import_button.clicked.connect(self._import)
         self.export_button.clicked.connect(self._export)

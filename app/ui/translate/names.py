@@ -13,8 +13,8 @@ from PySide6.QtCore import QCoreApplication, QLocale
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from app.core.languages import LANGUAGES, Language, get_language
-from app.core.settings import Settings
+from app.base.languages import LANGUAGES, Language, get_language
+from app.base.settings import Settings
 
 AUTO = "auto"
 

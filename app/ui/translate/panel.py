@@ -1,9 +1,9 @@
 """The translation panel: source on the left, the translation streaming in on the right.
 
 All model work runs as one ``controller.run_job`` per translation (text or document);
-this panel only reads the job's reports: the streamed text of the current segment is
-buffered and shown at most ~30 times a second, each finished segment moves the
-progress bar and the ETA. What the user typed is never replaced by a document (it
+this panel only reads the reports of that job's handle: the streamed text of the
+current segment is buffered and shown at most ~30 times a second, each finished
+segment moves the progress bar and the ETA. What the user typed is never replaced by a document (it
 has its own page) and is kept on disk between sessions.
 """
 
@@ -29,10 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.glossary import Glossary
-from app.core.languages import UNDETERMINED, detect_language, warm_up
-from app.core.settings import Settings
-from app.core.translate import (
+from app.base.languages import UNDETERMINED, detect_language, warm_up
+from app.base.settings import Settings
+from app.engines.contract import Engine
+from app.translate.glossary import Glossary
+from app.translate.runner import (
     SegmentDone,
     SegmentText,
     SourceDocument,
@@ -41,13 +42,15 @@ from app.core.translate import (
     document_from_text,
     translate_document,
 )
-from app.llm.types import Engine
+from app.ui.engine.controller import EngineController
+from app.ui.engine.handle import RequestHandle
 from app.ui.translate import names
 from app.ui.translate.files import FilesMixin, glossary_path, state_path
 from app.ui.translate.source_edit import SourceEdit
 from app.ui.translate.status import STYLE, StatusMixin
-from app.ui.worker import EngineController
-from app.ui.timers import make_timer
+from app.ui.widgets.notice import Notice
+from app.ui.widgets.tasks import run_task
+from app.ui.widgets.timers import make_timer
 
 FLUSH_MS = 33
 DETECT_MS = 400
@@ -72,8 +75,7 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         self.document: SourceDocument | None = None
         self.document_path: Path | None = None
         self.result: TranslationResult | None = None
-        self._request: int | None = None
-        self._job_is_document = False
+        self._job: RequestHandle | None = None  # the translation running now
         self._partial: str | None = None
         self._segment_start = 0
         self._detected: str | None = None
@@ -139,11 +141,7 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([500, 500])
 
-        self.banner = QLabel("")
-        self.banner.setObjectName("translateBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setVisible(False)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice = Notice()
         self.warnings = QListWidget()
         self.warnings.setObjectName("translateWarnings")
         self.warnings.setVisible(False)
@@ -179,7 +177,10 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         column.setSpacing(4)
         column.addLayout(bar)
         column.addWidget(self.splitter, 1)
-        column.addWidget(self.banner)
+        notice_row = QHBoxLayout()  # inset like the bars above and below (the strip has rounded corners)
+        notice_row.setContentsMargins(12, 4, 12, 0)
+        notice_row.addWidget(self.notice)
+        column.addLayout(notice_row)
         column.addWidget(self.warnings)
         column.addLayout(bottom)
         self.setAcceptDrops(True)
@@ -191,10 +192,6 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
 
     def _connect(self) -> None:
         c = self.controller
-        c.job_progress.connect(self._on_progress)
-        c.job_done.connect(self._on_done)
-        c.failed.connect(self._on_failed)
-        c.finished.connect(self._on_finished)
         c.busy_changed.connect(lambda _busy: self._update_controls())
         c.loaded.connect(lambda _m: self._update_controls())
         for sequence in ("Ctrl+Return", "Ctrl+Enter"):
@@ -231,7 +228,7 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         super().showEvent(event)
         if not self._warmed:
             self._warmed = True
-            threading.Thread(target=warm_up, name="kestrel-langid", daemon=True).start()
+            run_task("langid-warm-up", warm_up, self)
         if self._detect_pending:
             self._detect_timer.start()
 
@@ -241,10 +238,8 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
             self._detect_pending = True
             return
         self._detect_pending = False
-        if self.document is not None:
-            text = "\n".join(self.document.segments[:200])
-        else:
-            text = self.source_edit.toPlainText()
+        document = self.document
+        text = "\n".join(document.segments[:200]) if document is not None else self.source_edit.toPlainText()
         code, confidence = detect_language(text) if text.strip() else (UNDETERMINED, 0.0)
         self._detected = code if code != UNDETERMINED and confidence >= 0.5 else None
         if self._detected:
@@ -256,12 +251,12 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
 
     def swap(self) -> None:
         """Exchange the languages; a finished text translation becomes the new source."""
-        if self._request is not None:
+        if self._job is not None:
             return
         source = self.source_code()
         if source == names.AUTO:
             if self._detected is None:
-                self._show_banner(self.tr("Choose the source language first: it could not be detected."), error=False)
+                self.notice.show_message(self.tr("Choose the source language first: it could not be detected."))
                 return
             source = self._detected
         target = self.target_code()
@@ -280,35 +275,35 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
     # ---- translating -----------------------------------------------------------------
     @property
     def translating(self) -> bool:
-        return self._request is not None
+        return self._job is not None
 
     def translate(self) -> None:
         """Translate the typed text or the open document (Ctrl+Enter)."""
-        if self._request is not None:
+        if self._job is not None:
             return
         if self.document is None:
             text = self.source_edit.toPlainText()
             if not text.strip():
-                self._show_banner(self.tr("Type or paste some text first, or open a document."), error=False)
+                self.notice.show_message(self.tr("Type or paste some text first, or open a document."))
                 return
             document = document_from_text(text)
             if not document.segments:
-                self._show_banner(self.tr("Nothing to translate: the text has no words."), error=False)
+                self.notice.show_message(self.tr("Nothing to translate: the text has no words."))
                 return
         else:
             document = self.document
         if self.controller.model is None:
-            self._show_banner(self.tr("No model is loaded yet. Wait for it, or open one with File › Open model file…"),
-                              error=True)
+            self.notice.show_message(
+                self.tr("No model is loaded yet. Wait for it, or open one with File › Open model file…"), "error")
             return
         if self.controller.busy:
-            self._show_banner(self.tr("The model is busy with another answer. Try again when it has finished."),
-                              error=True)
+            self.notice.show_message(
+                self.tr("The model is busy with another answer. Try again when it has finished."), "error")
             return
         target = self.target_code()
         source = self.source_code()
         if source != names.AUTO and source == target:
-            self._show_banner(self.tr("The source and target languages are the same."), error=True)
+            self.notice.show_message(self.tr("The source and target languages are the same."), "error")
             return
         glossary, cache = self.glossary, self._cache
 
@@ -317,28 +312,30 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
             return translate_document(engine, document, target, None if source == names.AUTO else source,
                                       glossary, stop, report, cache=cache)
 
-        self._hide_banner()
+        self.notice.clear_message()
         self._clear_warnings()
         self.result = None
         self.translation_view.clear()
         self._segment_start = 0
         self._partial = None
-        self._job_is_document = self.document is not None
         self.progress.setRange(0, len(document.segments))
         self.progress.setValue(0)
         self.progress.setVisible(len(document.segments) > 1)
         self.info_label.setText(self.tr("Translating…"))
-        self._request = self.controller.run_job(job)
+        handle = self.controller.run_job(job)
+        handle.job_progress.connect(self._on_progress)
+        handle.done.connect(self._on_done)
+        handle.failed.connect(lambda message: self.notice.show_message(message, "error"))
+        handle.finished.connect(self._on_finished)
+        self._job = handle
         self._flush_timer.start()
         self._update_controls()
 
     def stop(self) -> None:
-        if self._request is not None:
-            self.controller.stop()
+        if self._job is not None:
+            self._job.stop()
 
-    def _on_progress(self, request_id: int, payload: object) -> None:
-        if request_id != self._request:
-            return
+    def _on_progress(self, payload: object) -> None:
         if isinstance(payload, SegmentText):
             self._partial = payload.text
         elif isinstance(payload, SegmentDone):
@@ -359,8 +356,8 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
             self._replace_tail(self._partial)
             self._partial = None
 
-    def _on_done(self, request_id: int, result: object) -> None:
-        if request_id != self._request or not isinstance(result, TranslationResult):
+    def _on_done(self, result: object) -> None:
+        if not isinstance(result, TranslationResult):
             return
         self.result = result
         self._flush_timer.stop()
@@ -369,17 +366,11 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
                                            else self.translation_view.toPlainText().rstrip("\n"))
         self.info_label.setText(self._summary_text(result))
         if result.error:
-            self._show_banner(result.error, error=True)
+            self.notice.show_message(result.error, "error")
 
-    def _on_failed(self, request_id: int, message: str) -> None:
-        if request_id == self._request:
-            self._show_banner(message, error=True)
-
-    def _on_finished(self, request_id: int) -> None:
-        if request_id != self._request:
-            return
+    def _on_finished(self) -> None:
         self._flush_timer.stop()
-        self._request = None
+        self._job = None
         self.progress.setVisible(False)
         if self.result is None:
             self.info_label.setText("")
@@ -388,7 +379,7 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         self._update_controls()
 
     def _update_controls(self) -> None:
-        running = self._request is not None
+        running = self._job is not None
         ready = self.controller.model is not None and not self.controller.busy
         self.translate_button.setEnabled(ready and not running)
         self.stop_button.setEnabled(running)
@@ -403,8 +394,8 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         self.target_combo.setEnabled(not running)
         self.glossary_button.setEnabled(not running)
 
-    def shutdown(self, timeout_s: float = 5.0) -> None:
+    def shutdown(self) -> None:
         """Stop a running translation and keep the draft."""
         self._save_state()
-        if self._request is not None:
-            self.controller.stop()
+        if self._job is not None:
+            self._job.stop()

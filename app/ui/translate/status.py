@@ -1,4 +1,4 @@
-"""What the translation panel shows: banner, warnings, progress and summary lines, and the
+"""What the translation panel shows: warnings, progress and summary lines, and the
 streaming translation view (only the current segment's text is ever rewritten)."""
 
 from __future__ import annotations
@@ -7,35 +7,22 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLocale
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPlainTextEdit
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPlainTextEdit
 
-from app.core.translate import SegmentDone, TranslationResult, TranslationWarning
+from app.base.units import format_duration
+from app.translate.runner import SegmentDone, TranslationResult, TranslationWarning
 from app.ui.translate import names
-from app.ui.banner import show_banner
 
 # The panel's own look (kestrel.qss styles the rest of the app the same way).
 STYLE = (
-    "#translateBanner { padding: 6px 12px; background: rgba(60, 130, 220, 0.12); }"
-    "#translateBanner[error=\"true\"] { background: rgba(220, 60, 60, 0.14); }"
     "#translateWarnings { background: rgba(230, 160, 40, 0.10); border: none; }"
     "#documentHeader { font-weight: 600; padding: 4px; }"
 )
 
 
-def format_duration(seconds: float) -> str:
-    """"8 s", "2 min 05 s", "1 h 12 min": enough precision for an estimate."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 class StatusMixin:
     """Mixed into TranslatePanel (a QWidget), which owns the widgets used here."""
 
-    banner: QLabel
     warnings: QListWidget
     translation_view: QPlainTextEdit
     ui_locale: QLocale
@@ -44,19 +31,14 @@ class StatusMixin:
     if TYPE_CHECKING:
         def tr(self, text: str, disambiguation: str | None = None, n: int = -1) -> str: ...  # QWidget's
 
-    def _show_banner(self, text: str, *, error: bool) -> None:
-        show_banner(self.banner, text, error=error)
-
-    def _hide_banner(self) -> None:
-        self.banner.setVisible(False)
-
     def _add_warning(self, warning: TranslationWarning) -> None:
         text = self.tr("Segment %1: %2").replace("%1", str(warning.segment + 1)).replace("%2", warning.message)
         item = QListWidgetItem(text)
         item.setData(256, warning.segment)  # Qt.UserRole: the 0-based segment index
         self.warnings.addItem(item)
         rows = min(self.warnings.count(), 4)  # as tall as its rows, up to four; it scrolls beyond
-        self.warnings.setFixedHeight(rows * max(self.warnings.sizeHintForRow(0), 16) + 2 * self.warnings.frameWidth() + 4)
+        row_height = max(self.warnings.sizeHintForRow(0), 16)
+        self.warnings.setFixedHeight(rows * row_height + 2 * self.warnings.frameWidth() + 4)
         self.warnings.setVisible(True)
 
     def _clear_warnings(self) -> None:
@@ -86,7 +68,8 @@ class StatusMixin:
                 "%1", names.short_name(result.source_lang, self.ui_locale))
         if result.warnings:
             n = len(result.warnings)
-            text += " " + (self.tr("1 warning below.") if n == 1 else self.tr("%1 warnings below.").replace("%1", str(n)))
+            text += " " + (self.tr("1 warning below.") if n == 1
+                           else self.tr("%1 warnings below.").replace("%1", str(n)))
         return text
 
     def _end_position(self) -> int:

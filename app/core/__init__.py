@@ -1,1 +1,0 @@
-"""Qt-free core: files, formats, arithmetic and storage that the UI and CLI share."""

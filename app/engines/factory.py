@@ -1,0 +1,26 @@
+"""The one place that decides which engine runs a model spec.
+
+The window's worker, every CLI command and the benchmarks get their engine here;
+tests pass their own :data:`~app.engines.contract.EngineFactory` (usually one that
+returns a :class:`~app.engines.fake.FakeEngine`) wherever a factory is taken.
+"""
+
+from __future__ import annotations
+
+from app.engines.contract import Endpoint, Engine, EngineError, LocalModel, ModelSpec
+
+
+def make_engine(spec: ModelSpec) -> Engine:
+    """A fresh engine able to load ``spec``."""
+    if isinstance(spec, LocalModel):
+        from app.engines.llama.engine import LlamaEngine  # noqa: PLC0415 - llama.cpp loads only when needed
+
+        return LlamaEngine()
+    if isinstance(spec, Endpoint):
+        raise EngineError(f"This version of Kestrel runs local GGUF models only; it cannot connect to {spec.label}.")
+    raise EngineError(f"Unknown kind of model: {spec!r}")
+
+
+def same_kind(a: ModelSpec, b: ModelSpec) -> bool:
+    """True when one engine can load both specs (an engine is reused across loads of its kind)."""
+    return type(a) is type(b)

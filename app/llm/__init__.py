@@ -1,1 +1,0 @@
-"""Qt-free engine layer: the only code that talks to llama.cpp."""

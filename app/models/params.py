@@ -1,0 +1,56 @@
+"""From settings to engine parameters: the one path every front end takes.
+
+The window, every CLI command and (next) the API server build what they load and how
+they sample here, so a setting means the same thing everywhere. Command-line flags
+arrive as keyword overrides; ``None`` means "use the setting".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.base.settings import Settings
+from app.engines.contract import GenerationParams, LocalModel, ModelSpec
+from app.models.library import Library
+from app.models.selection import resolve_model_path
+
+FLASH_ATTN = {"auto": None, "on": True, "off": False}
+
+
+def local_model(settings: Settings, path: Path, *, n_ctx: int | None = None, n_threads: int | None = None,
+                n_gpu_layers: int | None = None) -> LocalModel:
+    """How to load the GGUF at ``path``, from the settings and any overrides."""
+    return LocalModel(
+        path=path,
+        n_ctx=n_ctx or settings.get_int("n_ctx"),
+        n_threads=n_threads or settings.get_int("n_threads") or None,
+        n_gpu_layers=n_gpu_layers if n_gpu_layers is not None else settings.get_int("n_gpu_layers"),
+        flash_attn=FLASH_ATTN[settings.get_str("flash_attn")],
+    )
+
+
+def load_spec(settings: Settings, model: str | None = None, library: Library | None = None, *,
+              n_ctx: int | None = None, n_threads: int | None = None,
+              n_gpu_layers: int | None = None) -> ModelSpec:
+    """The model to load: ``model`` if given, else the one in settings, else the starter model.
+
+    May assemble the starter model (a second or two): call it off the GUI thread.
+    Raises ``ModelNotFound`` or ``StarterModelMissing`` with a one-line reason.
+    """
+    path = resolve_model_path(model, settings, library)
+    return local_model(settings, path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+
+
+def generation_params(settings: Settings, *, max_tokens: int | None = None, temperature: float | None = None,
+                      seed: int | None = None) -> GenerationParams:
+    """Sampling for one reply, from the settings and any overrides."""
+    stored_seed = settings.get_int("seed")
+    return GenerationParams(
+        max_tokens=max_tokens or settings.get_int("max_tokens"),
+        temperature=temperature if temperature is not None else settings.get_float("temperature"),
+        top_k=settings.get_int("top_k"),
+        top_p=settings.get_float("top_p"),
+        min_p=settings.get_float("min_p"),
+        repeat_penalty=settings.get_float("repeat_penalty"),
+        seed=seed if seed is not None else (stored_seed if stored_seed >= 0 else None),
+    )

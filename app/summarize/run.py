@@ -1,0 +1,301 @@
+"""Whole-document summaries: every part is read, every point says where it came from.
+
+This module runs a ``SummaryPlan`` (see ``app.summarize.plan``): the loop over chunks
+(map), the reduce rounds that combine neighbouring summaries only while they do not
+fit or are too many to list, the cache look-ups and the progress reports. The bullet
+preset needs no reduce call at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import replace
+
+from app.documents.chunking import Chunk, chunk_sections
+from app.documents.document import ExtractedDocument
+from app.engines.contract import Engine, GenerationParams, GenerationStats
+from app.summarize.answers import clean, fallback, leads, norm, parse_points, repeats
+from app.summarize.cache import SummaryCache, run_key, sha
+from app.summarize.options import SummaryOptions
+from app.summarize.plan import MARGIN, Speeds, SummaryPlan, plan_summary
+from app.summarize.prompts import (
+    ANSWER_TOKENS,
+    FINAL_TAILS,
+    FINAL_TOKENS,
+    MAX_POINTS,
+    REDUCE_TAIL,
+    REDUCE_TOKENS,
+    map_prompt,
+    reduce_prompt,
+    single_prompt,
+)
+from app.summarize.render import render_markdown
+from app.summarize.results import ChunkInfo, Point, SourceRange, SummaryProgress, SummaryResult, merge_sources
+from app.summarize.tokens import make_counter, prompt_size, stream_prompt
+
+PROGRESS_INTERVAL_S = 0.1
+
+
+class CancelledError(Exception):
+    """The stop event was set: unwind to return what is done."""
+
+
+def summarize(engine: Engine, document: ExtractedDocument, options: SummaryOptions | None = None, *,
+              stop: threading.Event | None = None, on_progress: Callable[[SummaryProgress], None] | None = None,
+              plan: SummaryPlan | None = None, cache: SummaryCache | None = None,
+              speeds: Speeds | None = None) -> SummaryResult:
+    """Summarize the whole document; on cancel, returns what was done (``cancelled=True``)."""
+    options = options or SummaryOptions()
+    started = time.perf_counter()
+    plan = plan or plan_summary(engine, document, options)
+    run = Run(engine, document, options, plan, stop=stop or threading.Event(), on_progress=on_progress,
+              cache=cache if cache is not None else SummaryCache(), speeds=speeds or Speeds(), started=started)
+    return run.execute()
+
+
+class Run:
+    """Executes a ``SummaryPlan`` against an engine, reporting progress as it goes."""
+
+    def __init__(self, engine: Engine, document: ExtractedDocument, options: SummaryOptions, plan: SummaryPlan, *,
+                 stop: threading.Event, on_progress: Callable[[SummaryProgress], None] | None,
+                 cache: SummaryCache, speeds: Speeds, started: float) -> None:
+        self.engine, self.document, self.options, self.plan = engine, document, options, plan
+        self.stop, self.on_progress, self.cache, self.speeds, self.started = stop, on_progress, cache, speeds, started
+        self.count = make_counter(engine)
+        self.key = run_key(document, engine, options, plan.lang)
+        self.params = GenerationParams(max_tokens=plan.map_tokens, temperature=options.temperature, top_k=40,
+                                       top_p=0.9, min_p=0.05, seed=options.seed)
+        self.infos: list[ChunkInfo] = []
+        self.points: list[Point] = []
+        self.input_tokens = 0
+        self.cached = 0
+        self.phase = "map"
+        self.chunk_no = 0
+        self._out_tokens = self._out_calls = 0
+        self._pending = ""
+        self._partial: list[str] = []
+        self._last_report = 0.0
+        self._stats: GenerationStats | None = None
+        self._sizes: dict[str, int] = {}
+
+    # ---- top level -------------------------------------------------------------------
+    def execute(self) -> SummaryResult:
+        if self.plan.mode == "single":
+            return self._single()
+        cancelled = False
+        try:
+            self._map()
+        except CancelledError:
+            cancelled = True
+        points = self.points
+        if not cancelled:
+            try:
+                points = self._combine(self.points)
+            except CancelledError:
+                cancelled = True
+        return self._result(points, cancelled)
+
+    def _single(self) -> SummaryResult:
+        self.phase, self.chunk_no = "single", 1
+        sections = self.document.sections
+        source = SourceRange(sections[0].label, sections[-1].label, (0,))
+        text = self.document.text
+        name = f"single-{self.options.preset}"
+        out = self.cache.get(self.key, name)
+        cached = out is not None
+        cancelled = False
+        if out is None:
+            self._report(force=True)
+            try:
+                out = self._generate(single_prompt(text, self.options.preset, self.plan.lang),
+                                     ANSWER_TOKENS[self.options.preset], blank_stop=self.options.preset == "tldr")
+                self.cache.put(self.key, name, out)
+            except CancelledError:
+                out, cancelled = "".join(self._partial), True
+        points = parse_points(out, self.options.preset, source) or [Point(fallback(text), source)]
+        self.cached = int(cached)
+        self.input_tokens = self.plan.total_tokens if not cancelled else 0
+        self.infos = [ChunkInfo(0, source.label, source.first, source.last, self.plan.total_tokens, text,
+                                not cancelled, cached)]
+        return self._result(points, cancelled)
+
+    # ---- map -------------------------------------------------------------------------
+    def _chunks(self) -> Iterable[Chunk]:
+        if self.plan.chunks is not None:
+            return self.plan.chunks
+        return chunk_sections(self.document.iter_sections(), self.plan.budget, self.count, self.plan.target)
+
+    def _map(self) -> None:
+        lang, large = self.plan.lang, self.document.large
+        for chunk in self._chunks():
+            if self.stop.is_set():
+                raise CancelledError
+            self.chunk_no = chunk.index + 1
+            name = f"map-{self.plan.map_tokens}-{sha(chunk.text)[:32]}"
+            text = self.cache.get(self.key, name)
+            cached = text is not None
+            if text is None:
+                self._report(force=True)
+                text = clean(self._generate(map_prompt(chunk.text, lang), self.plan.map_tokens, blank_stop=True))
+                text = text or fallback(chunk.text)
+                self.cache.put(self.key, name, text)
+            point = Point(text, SourceRange(chunk.first_label, chunk.last_label, (chunk.index,)))
+            self.points.append(point)
+            self.infos.append(ChunkInfo(chunk.index, chunk.label, chunk.first_label, chunk.last_label, chunk.tokens,
+                                        "" if large else chunk.text, True, cached))
+            self.input_tokens += chunk.tokens
+            self.cached += int(cached)
+            self._report(point=point, force=True)
+
+    # ---- reduce ----------------------------------------------------------------------
+    def _size(self, text: str) -> int:
+        if text not in self._sizes:
+            self._sizes[text] = self.count(text) + 3
+        return self._sizes[text]
+
+    def _combine(self, items: list[Point]) -> list[Point]:
+        """Reduce only while the summaries do not fit the final prompt or are too many to list."""
+        preset, lang, n_ctx = self.options.preset, self.plan.lang, self.plan.n_ctx
+        final_tail = FINAL_TAILS.get(preset)
+        limit = MAX_POINTS.get(preset)
+        reduce_room = n_ctx - prompt_size(self.engine, reduce_prompt([], REDUCE_TAIL, lang)) - REDUCE_TOKENS - MARGIN
+        final_room = (n_ctx - prompt_size(self.engine, reduce_prompt([], final_tail, lang))
+                      - FINAL_TOKENS[preset] - MARGIN) if final_tail else 0
+        while len(items) > 1:
+            too_big = final_tail is not None and sum(self._size(p.text) for p in items) > final_room
+            too_many = limit is not None and len(items) > limit
+            if not (too_big or too_many):
+                break
+            per_group = 0 if too_big else math.ceil(len(items) / limit)  # type: ignore[operator]
+            reduced = self._reduce_round(items, reduce_room, per_group)
+            if len(reduced) == len(items):
+                break  # nothing could be combined: keep the list rather than loop
+            items = reduced
+        if final_tail is None:
+            return items
+        self.phase = "final"
+        texts = [p.text for p in items]
+        name = f"final-{preset}-{sha(json.dumps(texts))[:32]}"
+        text = self.cache.get(self.key, name)
+        if text is None:
+            self._report(force=True)
+            text = clean(self._generate(reduce_prompt(texts, final_tail, lang), FINAL_TOKENS[preset],
+                                        blank_stop=preset == "tldr", copy_is_echo=True), paragraphs=True)
+            self.cache.put(self.key, name, text)
+        if not text and preset == "detailed":
+            return items  # no usable overview: the parts speak for themselves
+        overview = Point(text or leads(texts), merge_sources([p.source for p in items]))
+        return [overview] if preset == "tldr" else [overview, *items]
+
+    def _reduce_round(self, items: list[Point], room: int, per_group: int) -> list[Point]:
+        groups: list[list[Point]] = [[]]
+        used = 0
+        for p in items:
+            size = self._size(p.text)
+            if groups[-1] and ((per_group and len(groups[-1]) >= per_group) or used + size > room):
+                groups.append([])
+                used = 0
+            groups[-1].append(p)
+            used += size
+        self.phase = "reduce"
+        out: list[Point] = []
+        for group in groups:
+            if len(group) == 1:
+                out.append(group[0])
+                continue
+            texts = [p.text for p in group]
+            name = f"reduce-{sha(json.dumps(texts))[:32]}"
+            text = self.cache.get(self.key, name)
+            if text is None:
+                self._report(force=True)
+                text = clean(self._generate(reduce_prompt(texts, REDUCE_TAIL, self.plan.lang), REDUCE_TOKENS,
+                                            blank_stop=True, copy_is_echo=True)) or leads(texts)
+                self.cache.put(self.key, name, text)
+            out.append(Point(text, merge_sources([p.source for p in group])))
+        return out
+
+    # ---- engine ----------------------------------------------------------------------
+    def _generate(self, content: str, max_tokens: int, blank_stop: bool, copy_is_echo: bool = False) -> str:
+        """Stream one answer; a blank line, a loop or an echo of the request ends it early.
+
+        ``copy_is_echo``: copying the input counts as an echo too (a combined summary that
+        repeats its parts verbatim combines nothing).
+        """
+        self._partial = []
+        iterator = stream_prompt(self.engine, content, replace(self.params, max_tokens=max_tokens), self.stop)
+        instruction = norm(content if copy_is_echo else content[: content.find("<<<")] if "<<<" in content
+                            else content[:300])
+        seen = ""
+        echo = False
+        try:
+            for delta in iterator:
+                self._partial.append(delta)
+                self._pending += delta
+                self._report()
+                seen = (seen + delta).lstrip()
+                if len(seen) >= 24 and len(seen) - len(delta) < 24 and norm(seen[:24]) in instruction:
+                    echo = True  # a base model repeating the request: nothing to wait for
+                    break
+                if (blank_stop and "\n\n" in seen) or repeats(seen) >= 0:
+                    break
+        finally:
+            if isinstance(iterator, Generator):
+                iterator.close()  # ends the engine's request now, not when the generator is collected
+        stats = self._stats = self.engine.last_stats
+        self.speeds.learn(stats)
+        if stats is not None:
+            self._out_tokens += stats.completion_tokens
+            self._out_calls += 1
+        if self.stop.is_set():
+            raise CancelledError
+        if echo:
+            return ""
+        text = "".join(self._partial).strip()
+        cut = repeats(text)
+        text = text[:cut] if cut >= 0 else text
+        return text.split("\n\n")[0] if blank_stop else text
+
+    # ---- progress --------------------------------------------------------------------
+    def _eta(self) -> float:
+        plan, s, preset = self.plan, self.speeds, self.options.preset
+        avg = self._out_tokens / self._out_calls if self._out_calls else plan.map_tokens * 0.8
+        final = s.seconds(plan.chunk_count * avg, FINAL_TOKENS[preset] * 0.6) if preset in FINAL_TOKENS else 0.0
+        if self.phase == "single":  # once text flows, only the rest of the answer is left
+            written = len("".join(self._partial)) // 4
+            return plan.eta(s, preset) if not written else s.seconds(0, max(0, ANSWER_TOKENS[preset] * 0.7 - written))
+        if self.phase == "map":
+            left = max(0, plan.chunk_count - len(self.points))
+            return s.seconds(max(0, plan.total_tokens - self.input_tokens), left * avg) + final
+        return s.seconds(0, FINAL_TOKENS.get(preset, REDUCE_TOKENS) * 0.5)
+
+    def _report(self, point: Point | None = None, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self.on_progress is None or (not force and now - self._last_report < PROGRESS_INTERVAL_S):
+            return
+        self._last_report = now
+        total = max(self.plan.chunk_count, self.chunk_no)
+        self.on_progress(SummaryProgress(self.phase, self.chunk_no, total, self.plan.estimated,
+                                         now - self.started, self._eta(), self._pending, point, self._stats))
+        self._pending, self._stats = "", None
+
+    def _result(self, points: list[Point], cancelled: bool) -> SummaryResult:
+        infos = list(self.infos)
+        if self.plan.chunks is not None:
+            infos += [ChunkInfo(c.index, c.label, c.first_label, c.last_label, c.tokens, c.text)
+                      for c in self.plan.chunks[len(infos):]]
+        chunks = len(infos) if not cancelled or self.plan.chunks is not None else max(len(infos), self.plan.chunk_count)
+        sources: list[dict[str, object]] = [
+            {"chunk": i.index, "label": i.label, "first": i.first, "last": i.last, "chunks": [i.index],
+             "tokens": i.tokens, "summarized": i.summarized, "cached": i.cached} for i in infos]
+        result = SummaryResult(
+            summary="", points=points, chunks=chunks, chunks_summarized=sum(i.summarized for i in infos),
+            sources=sources, input_tokens=self.input_tokens, seconds=time.perf_counter() - self.started,
+            cancelled=cancelled, mode=self.plan.mode, preset=self.options.preset, lang=self.plan.lang,
+            cached_chunks=self.cached, chunk_infos=infos, prefill_tps=self.speeds.prefill_tps,
+            decode_tps=self.speeds.decode_tps)
+        result.summary = render_markdown(result)
+        return result

@@ -1,0 +1,344 @@
+"""Translating text and whole documents, segment by segment, with any Engine.
+
+Why segments: a model keeps quality on a paragraph, not on fifty pages, and a
+structure (Markdown, DOCX, HTML) survives only if the model never sees the markup
+it could break. Each segment is one request:
+
+    Translate the text from English to French. Reply with the translation only.
+    Use these fixed translations:            <- only glossary terms in this segment
+    - "Kestrel": keep as is
+
+    <segment>
+
+The fixed instruction comes first so the engine's KV prefix reuse skips it on every
+request after the first. Replies are cleaned (echoed instructions, "Translation:"
+labels, wrapping quotes) and cut when they run on past the source's line count or a
+generous length (small models loop). The first request puts the instruction in a
+system message; an empty reply is retried with the instruction and the text in one
+user message, then in the first form again with sampling. Identical segments are
+translated once. Cancelling keeps every finished segment; the rest stays in the source language.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+
+from app.base.languages import UNDETERMINED, Language, detect_language, get_language
+from app.engines.contract import ChatMessage, Engine, EngineError, GenerationParams
+from app.translate.formats import (
+    SUPPORTED_SUFFIXES,
+    DocumentError,
+    SourceDocument,
+    document_from_text,
+    load_document,
+    parse_document,
+)
+from app.translate.glossary import Glossary
+from app.translate.reply import Reply, split_sentences
+
+__all__ = [
+    "SUPPORTED_SUFFIXES", "DocumentError", "SegmentDone", "SegmentText", "SourceDocument", "TranslateOptions",
+    "TranslationResult", "TranslationStarted", "TranslationWarning", "build_messages", "document_from_text",
+    "load_document", "parse_document", "prompt_segment", "split_sentences", "translate_document",
+]
+
+INSTRUCTION_START = "Translate the text "
+MIN_CONFIDENCE = 0.5  # below this, auto-detection says nothing rather than something wrong
+
+
+@dataclass(frozen=True)
+class TranslateOptions:
+    """Sampling and size limits; greedy decoding suits translation best."""
+
+    temperature: float = 0.0
+    retries: int = 2
+    max_piece_tokens: int = 768  # longer segments are split at sentence boundaries
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
+class TranslationWarning:
+    """Something the user should check in one segment (0-based index)."""
+
+    segment: int
+    kind: str  # "glossary", "markup", "empty"
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"segment": self.segment, "kind": self.kind, "message": self.message}
+
+
+@dataclass(frozen=True)
+class TranslationStarted:
+    """First report: how many segments, and the languages (the source possibly detected)."""
+
+    total: int
+    source_lang: str | None
+    target_lang: str
+    detected: bool
+
+
+@dataclass(frozen=True)
+class SegmentText:
+    """The cleaned translation of segment ``index`` so far, while it streams."""
+
+    index: int
+    total: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SegmentDone:
+    """Segment ``index`` is finished (``translated`` False: cancelled or no reply)."""
+
+    index: int
+    total: int
+    text: str
+    translated: bool
+    cached: bool
+    eta_s: float | None
+    elapsed_s: float
+    warnings: tuple[TranslationWarning, ...] = ()
+
+
+@dataclass
+class TranslationResult:
+    """What a run produced; untranslated segments render as their source."""
+
+    document: SourceDocument
+    translations: list[str | None]
+    source_lang: str | None
+    target_lang: str
+    detected: bool
+    seconds: float
+    cancelled: bool = False
+    error: str | None = None
+    warnings: list[TranslationWarning] = field(default_factory=list)
+
+    @property
+    def segments(self) -> int:
+        return len(self.document.segments)
+
+    @property
+    def segments_translated(self) -> int:
+        return sum(t is not None for t in self.translations)
+
+    def render(self) -> bytes:
+        """The translated file (same format as the source)."""
+        return self.document.render(self.translations)
+
+    def text(self) -> str:
+        """The translation as text: the whole document for TXT/Markdown, the segments otherwise."""
+        return self.document.render_text(self.translations)
+
+
+def _instruction(source: Language | None, target: Language, markdown: bool) -> str:
+    where = f"from {source.name} to {target.name}" if source else f"to {target.name}"
+    line = f"{INSTRUCTION_START}{where}. Reply with the translation only."
+    if markdown:
+        line += " Keep Markdown formatting, inline code and links unchanged."
+    return line
+
+
+def build_messages(instruction: str, glossary_lines: str, text: str, attempt: int = 0) -> list[ChatMessage]:
+    """The request for one segment: instruction (and glossary) as the system message, the text
+    as the user's; the first retry puts both in one user message (base models echo less
+    with the first form, some templates have no system role)."""
+    header = instruction + (f"\n{glossary_lines}" if glossary_lines else "")
+    if attempt == 1:
+        return [ChatMessage("user", f"{header}\n\n{text}")]
+    return [ChatMessage("system", header), ChatMessage("user", text)]
+
+
+def prompt_segment(messages: Sequence[ChatMessage]) -> str:
+    """The segment text inside a request built by :func:`build_messages` (identity engines use it)."""
+    content = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    if content.startswith(INSTRUCTION_START) and "\n\n" in content:
+        return content.split("\n\n", 1)[1]
+    return content
+
+
+class _Runner:
+    """One translation run: engine, languages, glossary, limits and the report callback."""
+
+    def __init__(self, engine: Engine, document: SourceDocument, *, source: Language | None, target: Language,
+                 glossary: Glossary, stop: threading.Event, report: Callable[[object], None],
+                 options: TranslateOptions) -> None:
+        self.engine, self.document, self.target = engine, document, target
+        self.glossary, self.stop, self.report, self.options = glossary, stop, report, options
+        self.instruction = _instruction(source, target, document.kind == "markdown")
+        loaded = engine.loaded
+        self.n_ctx = loaded.n_ctx if loaded is not None else 4096
+        self.overhead = engine.count_tokens([ChatMessage("user", "")])
+        header_tokens = engine.count_tokens([ChatMessage("user", self.instruction)])
+        self.piece_limit = max(24, min(options.max_piece_tokens, (self.n_ctx - header_tokens - 64) // 3))
+
+    def tokens(self, text: str) -> int:
+        if len(text.encode("utf-8")) < self.piece_limit:
+            return len(text.encode("utf-8"))  # an upper bound: never more tokens than bytes
+        return max(1, self.engine.count_tokens([ChatMessage("user", text)]) - self.overhead)
+
+    def pieces(self, text: str) -> list[str]:
+        """Pieces that fit the context, cut at sentence ends (words or characters as a last resort)."""
+        if self.tokens(text) <= self.piece_limit:
+            return [text]
+        out: list[str] = []
+        current, current_tokens = "", 0
+        for sentence in split_sentences(text):
+            n = self.tokens(sentence)
+            if n > self.piece_limit:
+                words = re.findall(r"\S+\s*", sentence) if " " in sentence.strip() else list(sentence)
+                step = max(1, len(words) * self.piece_limit // n)
+                chunks = ["".join(words[i:i + step]) for i in range(0, len(words), step)]
+            else:
+                chunks = [sentence]
+            for chunk in chunks:
+                n = self.tokens(chunk)
+                if current and current_tokens + n > self.piece_limit:
+                    out.append(current)
+                    current, current_tokens = "", 0
+                current += chunk
+                current_tokens += n
+        if current:
+            out.append(current)
+        return out
+
+    def segment(self, index: int, text: str) -> str | None:
+        """Translate one segment, piece by piece; None if stopped before it was complete."""
+        done: list[str] = []
+        for piece in self.pieces(text):
+            core = piece.strip()
+            trail = piece[len(piece.rstrip()):]
+            prefix = "".join(done)
+            result = self.piece(index, core, prefix) if core else ""
+            if result is None:
+                return None
+            done.append((result or core) + trail)
+            if not result:
+                return ""  # the model gave nothing: reported as not translated
+        return "".join(done).strip()
+
+    def piece(self, index: int, text: str, shown: str) -> str | None:
+        glossary_lines = self.glossary.prompt(text)
+        header = self.instruction + (f"\n{glossary_lines}" if glossary_lines else "")
+        source_tokens = max(1, self.engine.count_tokens([ChatMessage("user", text)]) - self.overhead)
+        for attempt in range(self.options.retries + 1):
+            messages = build_messages(self.instruction, glossary_lines, text, attempt)
+            prompt_tokens = self.engine.count_tokens(messages)
+            room = self.n_ctx - prompt_tokens - 2
+            params = GenerationParams(
+                max_tokens=max(8, min(room, 2 * source_tokens + 32)),
+                temperature=self.options.temperature if attempt < 2 else 0.8,
+                seed=self.options.seed, repeat_penalty=1.0 if attempt < 2 else 1.1,
+            )
+            reply = Reply(text, self.instruction, header, self.target)
+            stream = self.engine.stream(messages, params, self.stop)
+            try:
+                for delta in stream:
+                    stop_now = reply.feed(delta)
+                    self.report(SegmentText(index, len(self.document.segments), shown + reply.partial))
+                    if stop_now:
+                        break
+            finally:
+                if isinstance(stream, Generator):
+                    stream.close()  # ends the engine's request now, not when the generator is collected
+            stats = self.engine.last_stats
+            if self.stop.is_set() or (stats is not None and stats.stop_reason == "cancelled" and not reply.overflow):
+                return None
+            result = reply.text()
+            if result:
+                return result
+        return ""
+
+
+def _language(code: str) -> Language:
+    try:
+        return get_language(code)
+    except KeyError:
+        raise ValueError(f"unknown language code {code!r}") from None
+
+
+def translate_document(
+    engine: Engine,
+    source: SourceDocument | str,
+    target_lang: str,
+    source_lang: str | None = None,
+    glossary: Glossary | None = None,
+    stop: threading.Event | None = None,
+    report: Callable[[object], None] | None = None,
+    options: TranslateOptions | None = None,
+    cache: dict[tuple[str, str, str, str], str] | None = None,
+) -> TranslationResult:
+    """Translate every segment of ``source`` (a document or plain text) into ``target_lang``.
+
+    ``source_lang`` None or "auto" detects it. Reports TranslationStarted, then SegmentText
+    while a segment streams and SegmentDone after each. ``cache`` may be shared between runs.
+    """
+    started = time.perf_counter()
+    document = document_from_text(source) if isinstance(source, str) else source
+    target = _language(target_lang)
+    detected = source_lang in (None, "", "auto")
+    src: Language | None = None
+    if detected:
+        code, confidence = detect_language("\n".join(document.segments))
+        if code != UNDETERMINED and confidence >= MIN_CONFIDENCE:
+            src = get_language(code)
+    else:
+        src = _language(str(source_lang))
+    stop = stop or threading.Event()
+    emit = report or (lambda _payload: None)
+    glossary = glossary or Glossary()
+    cache = {} if cache is None else cache
+    segments = document.segments
+    total = len(segments)
+    result = TranslationResult(document, [None] * total, src.code if src else None, target.code, detected, 0.0)
+    emit(TranslationStarted(total, result.source_lang, target.code, detected))
+    runner = _Runner(engine, document, source=src, target=target, glossary=glossary, stop=stop, report=emit,
+                     options=options or TranslateOptions())
+    remaining = [0] * (total + 1)
+    for i in range(total - 1, -1, -1):
+        remaining[i] = remaining[i + 1] + len(segments[i])
+    model_chars, model_seconds = 0, 0.0
+    for index, text in enumerate(segments):
+        if stop.is_set():
+            result.cancelled = True
+            break
+        key = (result.source_lang or "", target.code, glossary.prompt(text), text)
+        cached = key in cache
+        t0 = time.perf_counter()
+        if cached:
+            translation: str | None = cache[key]
+        else:
+            try:
+                translation = runner.segment(index, text)
+            except EngineError as exc:
+                result.error = str(exc)
+                break
+            if translation is None:
+                result.cancelled = True
+                break
+            model_chars += len(text)
+            model_seconds += time.perf_counter() - t0
+        warnings: list[TranslationWarning] = []
+        if translation:
+            translation, markup_ok = document.fix(index, translation)
+            if not markup_ok:
+                warnings.append(TranslationWarning(index, "markup", "inline code or links changed; check them"))
+            for entry in glossary.missing(text, translation):
+                how = "kept as is" if entry.keep or not entry.translation else f"translated as “{entry.translation}”"
+                warnings.append(TranslationWarning(index, "glossary", f"“{entry.term}” should be {how}"))
+            if not cached:
+                cache[key] = translation
+            result.translations[index] = translation
+        else:
+            warnings.append(TranslationWarning(index, "empty", "the model gave no translation; the source is kept"))
+        result.warnings.extend(warnings)
+        eta = model_seconds / model_chars * remaining[index + 1] if model_chars else None
+        emit(SegmentDone(index, total, translation or text, bool(translation), cached, eta,
+                         time.perf_counter() - started, tuple(warnings)))
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,1 @@
+"""The engine thread and its GUI-thread face: worker, controller, per-request handles."""

@@ -1,0 +1,1 @@
+"""Small widgets and helpers every panel shares: the notice strip, timers, background tasks."""
