@@ -38,3 +38,13 @@ def real_engine(starter_model: Path) -> Iterator[object]:
     engine.load(LocalModel(path=starter_model, n_ctx=4096))
     yield engine
     engine.unload()
+
+
+@pytest.fixture
+def loopback_guard() -> Iterator[None]:
+    """Nothing in the test may connect (or look a name up) outside 127.0.0.1."""
+    from tests.hub_server import loopback_only
+
+    with loopback_only() as refused:
+        yield
+    assert not refused, f"network use outside loopback: {refused}"

@@ -18,7 +18,7 @@ import pytest
 from app.cli.download import _Reporter, main
 from app.models.download import DownloadProgress, target_path
 from app.models.library import Library
-from tests.hub_server import FakeHub, loopback_only, model_bytes
+from tests.hub_server import FakeHub, model_bytes
 
 REPO = "acme/Tiny-GGUF"
 FILE = "tiny-F16.gguf"
@@ -26,11 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 JSON_KEYS = {"path", "repo", "filename", "size_bytes", "sha256", "seconds", "resumed_from"}
 
 
-@pytest.fixture(autouse=True)
-def _loopback_only() -> Iterator[None]:
-    with loopback_only() as refused:
-        yield
-    assert not refused, f"network use outside loopback: {refused}"
+pytestmark = pytest.mark.usefixtures("loopback_guard")
 
 
 @pytest.fixture

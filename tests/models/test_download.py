@@ -43,12 +43,7 @@ SMALL = "tiny-mini-F16.gguf"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _loopback_only() -> Iterator[None]:
-    """Nothing in these tests may connect (or look a name up) outside 127.0.0.1."""
-    with loopback_only() as refused:
-        yield
-    assert not refused, f"network use outside loopback: {refused}"
+pytestmark = pytest.mark.usefixtures("loopback_guard")
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from app.ui.models import ModelsPanel
 from app.ui.models import panel as panel_module
 from app.ui.models.common import FIT_ROLE, Machine, format_params
 from app.ui.models.library_view import COL_FIT, COL_MEMORY, LibraryTable
-from tests.hub_server import FakeHub, loopback_only, model_bytes
+from tests.hub_server import FakeHub, model_bytes
 from tests.ui.models_fixtures import (
     CPU_MACHINE,
     GPU_MACHINE,
@@ -38,18 +38,12 @@ from tests.ui.models_fixtures import (
     write_qwen_like,
 )
 
-pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+pytestmark = [pytest.mark.qt_log_ignore("propagateSizeHints"), pytest.mark.usefixtures("loopback_guard")]
 
 REPO = "acme/Tiny-GGUF"
 FILE = "tiny-F16.gguf"
 
 
-@pytest.fixture(autouse=True)
-def _loopback_only() -> Iterator[None]:
-    """Nothing here may touch the network beyond the stand-in hub on 127.0.0.1."""
-    with loopback_only() as refused:
-        yield
-    assert not refused, f"network use outside loopback: {refused}"
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,16 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QTranslator
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.base.paths import resources_dir
 from app.base.settings import Settings
 from app.chat.history import History
 from app.engines.fake import FakeEngine
-from app.ui.application import install_translation
 from app.ui.engine.controller import EngineController
 from app.ui.main_window import MainWindow
 from tests import gguf_files
@@ -68,24 +65,6 @@ def read_ts(path: Path) -> list[Message]:
 @pytest.fixture(scope="module")
 def messages() -> list[Message]:
     return [m for m in read_ts(TS) if m.active]
-
-
-@pytest.fixture
-def zh(qapp: QApplication, kestrel_home: Path) -> Iterator[Settings]:
-    """The app's own install_translation() with ui_language zh_CN; removed again afterwards."""
-    settings = Settings.load_default()
-    settings.set("ui_language", "zh_CN")
-    before = set(qapp.findChildren(QTranslator))
-    install_translation(qapp, settings)
-    installed = [t for t in qapp.findChildren(QTranslator) if t not in before]
-    assert installed, f"install_translation() loaded no translation from {resources_dir() / 'translations'}"
-    try:
-        yield settings
-    finally:
-        for translator in installed:
-            qapp.removeTranslator(translator)
-            translator.setParent(None)
-            translator.deleteLater()
 
 
 def test_files_exist_and_are_not_empty() -> None:

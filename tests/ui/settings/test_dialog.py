@@ -383,7 +383,7 @@ def test_declared_titles_tabs_and_choices_are_translated_in_the_ts() -> None:
     assert not missing, "translate these (packaging/update_translations.sh):\n" + "\n".join(missing)
 
 
-def test_the_dialog_speaks_chinese(chinese: None, qtbot: QtBot, settings: Settings) -> None:
+def test_the_dialog_speaks_chinese(zh: Settings, qtbot: QtBot, settings: Settings) -> None:
     dialog = open_dialog(qtbot, settings)
     assert dialog.windowTitle() == "设置"
     assert tab_titles(dialog) == ["模型", "生成", "聊天", "界面"]

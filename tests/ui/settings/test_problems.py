@@ -37,7 +37,7 @@ def test_each_dropped_value_is_a_line(tmp_path: Path) -> None:
     assert len(lines) == 3 and "n_ctx" in lines[1] and "'colour'" in lines[2]
 
 
-def test_the_heading_is_translated(chinese: None, tmp_path: Path) -> None:
+def test_the_heading_is_translated(zh: Settings, tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_bytes(b"\xff\xfe")
     notice = problems_notice(Settings(path))
