@@ -1,12 +1,14 @@
-"""Engine benchmark: Kestrel's decode loop against a bare ctypes loop, and prefix reuse.
+"""Engine benchmark: Kestrel's engine (in its child process) against a bare ctypes loop, and prefix reuse.
 
 Prints, in one run on the same model file and thread count:
-- decode tokens/s of Kestrel's ``LlamaEngine.stream`` (detokenizing, stop strings,
-  stats, progress) and of a bare llama.cpp decode loop (sample + decode, nothing else),
-  and their ratio. Runs alternate A/B and the median of each is compared.
+- decode tokens/s of Kestrel's engine as the app runs it: ``ProcessEngine`` streaming from
+  its child process (detokenizing, stop strings, stats, progress, every delta across the
+  pipe), and of a bare llama.cpp decode loop in this process (sample + decode, nothing
+  else), and their ratio. Runs alternate A/B (never at the same time) and the median of
+  each is compared.
 - time to first token of a first turn with ~2,000 tokens of history against the
   follow-up turn that reuses it from the KV cache, and their ratio.
-- resident memory after load.
+- resident memory of the engine's process after a reply.
 
 Usage: python bench/engine.py [--model PATH] [--threads N] [--tokens N] [--rounds N]
 """
@@ -25,28 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.engines.contract import ChatMessage, GenerationParams, LocalModel
 from app.engines.llama import native
 from app.engines.llama.engine import LlamaEngine, default_threads
+from app.engines.process.engine import ProcessEngine
 from app.models.starter import ensure_starter_model
 
 PROMPT = [ChatMessage("user", "Write a long, detailed story about a kestrel that lives in an old lighthouse.")]
 
 
-def rss_mb() -> float:
-    """Current resident set size in MiB (Linux /proc; falls back to peak RSS)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def kestrel_decode(engine: LlamaEngine, tokens: list[int], n_tokens: int) -> tuple[float, int]:
-    """Kestrel's full streaming path (sampling chain, UTF-8 and stop handling, stats, progress)
-    on exactly the prompt tokens the bare loop gets, so both decode the same greedy sequence."""
-    engine._trim_cache(0)  # same starting state as the bare loop: empty cache
+def kestrel_decode(engine: ProcessEngine, tokens: list[int], n_tokens: int) -> tuple[float, int]:
+    """Kestrel's full streaming path (sampling chain, UTF-8 and stop handling, stats, progress,
+    the pipe) on exactly the prompt tokens the bare loop gets, so both decode the same greedy
+    sequence. Decode speed is timed in the child from first to last token, as the app shows it."""
     params = GenerationParams(max_tokens=n_tokens, temperature=0.0)
     for _ in engine.stream_tokens(tokens, params, on_progress=lambda _live: None):
         pass
@@ -88,7 +78,7 @@ def bare_decode(engine: LlamaEngine, tokens: list[int], n_tokens: int) -> tuple[
     return (count - 1) / (t_last - t_first), count
 
 
-def history_messages(engine: LlamaEngine, target_tokens: int) -> list[ChatMessage]:
+def history_messages(engine: ProcessEngine, target_tokens: int) -> list[ChatMessage]:
     """A conversation of about ``target_tokens`` tokens, ending with a user turn."""
     messages = [ChatMessage("system", "You are Kestrel, a helpful assistant.")]
     i = 0
@@ -106,22 +96,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path)
     parser.add_argument("--threads", type=int, default=default_threads())
-    parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gpu-layers", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     model = args.model or ensure_starter_model()
-    before = rss_mb()
-    engine = LlamaEngine()
-    loaded = engine.load(LocalModel(path=model, n_ctx=4096, n_threads=args.threads,
-                                    n_gpu_layers=args.gpu_layers))
-    rss_after = rss_mb()
+    spec = LocalModel(path=model, n_ctx=4096, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
+    engine = ProcessEngine()
+    loaded = engine.load(spec)
+    bare = LlamaEngine()  # the same model in this process, for the bare loop
+    bare.load(spec)
     tokens, _ = engine.prompt_tokens(PROMPT)
+    assert tokens == bare.prompt_tokens(PROMPT)[0]
 
     kestrel_decode(engine, tokens, 16)  # warm-up: first graph allocation is slow
-    bare_decode(engine, tokens, 16)
+    bare_decode(bare, tokens, 16)
     kestrel_runs: list[float] = []
     bare_runs: list[float] = []
     counts: list[int] = []
@@ -129,13 +120,13 @@ def main() -> int:
         tps, n = kestrel_decode(engine, tokens, args.tokens)
         kestrel_runs.append(tps)
         counts.append(n)
-        tps, n = bare_decode(engine, tokens, args.tokens)
+        tps, n = bare_decode(bare, tokens, args.tokens)
         bare_runs.append(tps)
         counts.append(n)
     k, b = statistics.median(kestrel_runs), statistics.median(bare_runs)
 
+    bare.unload()
     history = history_messages(engine, 2000)
-    engine._trim_cache(0)
     params = GenerationParams(max_tokens=16, temperature=0.0)
     reply = "".join(engine.stream(history, params))
     first = engine.last_stats
@@ -148,7 +139,8 @@ def main() -> int:
     result = {
         "model": loaded.name, "quant": loaded.quant, "backend": loaded.backend,
         "gpu_layers": loaded.gpu_layers, "threads": args.threads,
-        "rss_before_load_mb": round(before, 1), "rss_after_load_mb": round(rss_after, 1),
+        "engine_process_rss_mb": None if follow.engine_rss_bytes is None else round(follow.engine_rss_bytes / 2**20, 1),
+        "first_turn_evaluated_tokens": first.evaluated_tokens,
         "kestrel_decode_tps": round(k, 2), "bare_decode_tps": round(b, 2),
         "decode_ratio": round(k / b, 3),
         "kestrel_runs": [round(x, 2) for x in kestrel_runs], "bare_runs": [round(x, 2) for x in bare_runs],
@@ -164,7 +156,8 @@ def main() -> int:
         return 0
     print(f"model {loaded.name} {loaded.quant} on {loaded.backend} ({loaded.gpu_layers} GPU layers), "
           f"{args.threads} threads")
-    print(f"RSS: {before:.0f} MiB before load, {rss_after:.0f} MiB after")
+    rss = "unknown" if follow.engine_rss_bytes is None else f"{follow.engine_rss_bytes / 2**20:.0f} MiB"
+    print(f"engine process RSS after a reply: {rss}")
     print(f"decode: Kestrel {k:.2f} tok/s, bare loop {b:.2f} tok/s, ratio {k / b:.3f} "
           f"(median of {args.rounds} alternating runs of up to {args.tokens} tokens)")
     print(f"TTFT with {first.prompt_tokens} prompt tokens: first turn {first.ttft_s * 1000:.0f} ms, "

@@ -1,7 +1,8 @@
 """Entry script of the frozen Kestrel: the same commands as the installed ``kestrel``.
 
 No arguments open the desktop app; ``chat``, ``models``, ``quantize``, ``compare`` work as on
-the command line; ``_quantize-child`` is the quantizer's own child process (see app.cli.main.main).
+the command line; ``_quantize-child`` and ``_engine-child`` are the quantizer's and the engine's own child
+processes (see app.cli.main.main).
 """
 
 import multiprocessing

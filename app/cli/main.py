@@ -16,7 +16,8 @@ from app import __version__
 from app.cli import chat, compare, download, gui, models, quantize, summarize, translate
 from app.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, CliError
 from app.engines.contract import EngineError
-from app.engines.llama.quantize import child_main
+from app.engines.llama import quantize as quantize_child
+from app.engines.process import child as engine_child
 
 # In the order ``kestrel --help`` lists them.
 COMMANDS = (gui.add_parser, chat.add_parser, models.add_parser, quantize.add_parser, compare.add_parser,
@@ -40,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kestrel`` console script."""
     raw = list(sys.argv[1:] if argv is None else argv)
-    if raw[:1] == ["_quantize-child"]:  # the quantizer's child process inside a frozen bundle
-        return child_main(raw[1:])
+    # the frozen bundle's executable is also its own child processes
+    if raw[:1] == [quantize_child.CHILD_FLAG]:
+        return quantize_child.child_main(raw[1:])
+    if raw[:1] == [engine_child.CHILD_FLAG]:
+        return engine_child.child_main(raw[1:])
     args = build_parser().parse_args(raw or ["gui"])
     try:
         status: int = args.run(args)

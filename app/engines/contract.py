@@ -153,6 +153,7 @@ class GenerationStats:
     n_ctx: int | None = None
     context_used: int | None = None  # tokens in the KV cache after the reply
     gpu_layers: int | None = None
+    engine_rss_bytes: int | None = None  # resident memory of the engine's own process after the reply
     source: Source = "engine"
     sources: Mapping[str, Source] = field(default_factory=dict)
 
@@ -181,6 +182,18 @@ class EngineError(RuntimeError):
 
 class LoadCancelled(EngineError):
     """The load was cancelled (the window closed, or another load replaced it)."""
+
+
+class EngineCrashed(EngineError):
+    """The engine's process died (a native assert, a segfault, out of memory, killed).
+
+    ``model`` is the model it held or was loading, so the caller can tell which model
+    to reload (the last good one) and which one to stop loading automatically.
+    """
+
+    def __init__(self, message: str, model: ModelSpec | None = None) -> None:
+        super().__init__(message)
+        self.model = model
 
 
 class ContextOverflowError(EngineError):
@@ -242,8 +255,13 @@ class TokenEngine(Engine, Protocol):
         stop: threading.Event | None = None,
         on_progress: ProgressCallback | None = None,
         extra_stops: tuple[str, ...] = (),
+        started: float | None = None,
     ) -> Iterator[str]:
-        """Like ``stream`` for an already tokenized prompt."""
+        """Like ``stream`` for an already tokenized prompt.
+
+        ``started`` (a ``time.perf_counter()`` value) is when the request began, so time to
+        first token includes the tokenizing done before; None: now.
+        """
         ...
 
 

@@ -8,14 +8,14 @@ returns a :class:`~app.engines.fake.FakeEngine`) wherever a factory is taken.
 from __future__ import annotations
 
 from app.engines.contract import Endpoint, Engine, EngineError, LocalModel, ModelSpec
+from app.engines.process.engine import ProcessEngine
 
 
 def make_engine(spec: ModelSpec) -> Engine:
     """A fresh engine able to load ``spec``."""
     if isinstance(spec, LocalModel):
-        from app.engines.llama.engine import LlamaEngine  # noqa: PLC0415 - llama.cpp loads only when needed
-
-        return LlamaEngine()
+        # llama.cpp runs in a child process: a native assert or crash there cannot end the app
+        return ProcessEngine()
     if isinstance(spec, Endpoint):
         raise EngineError(f"This version of Kestrel runs local GGUF models only; it cannot connect to {spec.label}.")
     raise EngineError(f"Unknown kind of model: {spec!r}")

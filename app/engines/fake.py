@@ -8,6 +8,7 @@ milliseconds without llama.cpp.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -64,6 +65,7 @@ class FakeEngine(TokenEngine, LogprobEngine):
         load_error: str | None = None,
         fail_after_tokens: int | None = None,
         load_s: float = 0.0,
+        abort_on_load: str | None = None,
     ) -> None:
         self.reply = reply
         self.tokens_per_s = tokens_per_s
@@ -72,6 +74,9 @@ class FakeEngine(TokenEngine, LogprobEngine):
         self.load_error = load_error
         self.fail_after_tokens = fail_after_tokens
         self.load_s = load_s  # how long a load takes (it can be cancelled meanwhile)
+        # Simulates a native assert: print this line to stderr and abort the whole process.
+        # Only meant for a fake engine inside the engine's child process (isolation tests).
+        self.abort_on_load = abort_on_load
         self.requests: list[list[ChatMessage]] = []
         self.loads: list[ModelSpec] = []
         self._loaded: LoadedModel | None = None
@@ -100,6 +105,9 @@ class FakeEngine(TokenEngine, LogprobEngine):
                 time.sleep(self.load_s / 4)
             if on_progress is not None:
                 on_progress(step / 4)
+        if self.abort_on_load is not None:
+            os.write(2, self.abort_on_load.encode("utf-8") + b"\n")
+            os.abort()
         if self.load_error:
             raise EngineError(self.load_error)
         self._loaded = LoadedModel(
@@ -164,6 +172,7 @@ class FakeEngine(TokenEngine, LogprobEngine):
         stop: threading.Event | None = None,
         on_progress: ProgressCallback | None = None,
         extra_stops: tuple[str, ...] = (),
+        started: float | None = None,
     ) -> Iterator[str]:
         if self._loaded is None:
             raise EngineError("No model is loaded.")
@@ -174,11 +183,11 @@ class FakeEngine(TokenEngine, LogprobEngine):
         self.requests.append(list(messages))
         text = self.reply(messages) if callable(self.reply) else self.reply
         prompt = [self._words[t] for t in tokens]
-        return self._generate(prompt, _split_tokens(text), params, stop or threading.Event(), on_progress)
+        return self._generate(prompt, _split_tokens(text), params, stop or threading.Event(), on_progress,
+                              time.perf_counter() if started is None else started)
 
     def _generate(self, prompt: list[str], tokens: list[str], params: GenerationParams,
-                  stop: threading.Event, on_progress: ProgressCallback | None) -> Iterator[str]:
-        started = time.perf_counter()
+                  stop: threading.Event, on_progress: ProgressCallback | None, started: float) -> Iterator[str]:
         cached = 0
         while cached < min(len(self._cache), len(prompt)) and self._cache[cached] == prompt[cached]:
             cached += 1

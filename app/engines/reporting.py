@@ -95,10 +95,10 @@ class ReportingTokenEngine(ReportingEngine, TokenEngine):
 
     def stream_tokens(self, tokens: list[int], params: GenerationParams, *, stop: threading.Event | None = None,
                       on_progress: ProgressCallback | None = None,
-                      extra_stops: tuple[str, ...] = ()) -> Iterator[str]:
+                      extra_stops: tuple[str, ...] = (), started: float | None = None) -> Iterator[str]:
         return self._reported(
             lambda live: self._tokens.stream_tokens(tokens, params, stop=stop, on_progress=live,
-                                                    extra_stops=extra_stops),
+                                                    extra_stops=extra_stops, started=started),
             on_progress)
 
 

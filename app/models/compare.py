@@ -65,7 +65,9 @@ class VariantResult:
     ttft_s: float | None
     prefill_tps: float | None
     decode_tps: float | None
-    memory_bytes: int  # measured RSS growth from before the load to after the reply (estimate if unmeasurable)
+    # the engine process's resident memory after the reply, or (an engine in this process) the growth of
+    # this process's from before the load; an estimate when neither can be measured
+    memory_bytes: int
     memory_measured: bool
     kl_divergence: float | None  # mean nats against the reference; 0 for the reference itself; None: unknown
     reference: bool
@@ -149,7 +151,9 @@ def _measure(engine: Engine, spec: LocalModel, info: GGUFInfo, max_tokens: int, 
     if stats is None:
         raise EngineError("the engine reported no figures for its reply")
     rss_after = current_rss()
-    if rss_before is not None and rss_after is not None:
+    if stats.engine_rss_bytes is not None:  # the model lives in the engine's own process: measure that
+        memory, measured = stats.engine_rss_bytes, True
+    elif rss_before is not None and rss_after is not None:
         memory, measured = rss_after - rss_before, True
     else:
         memory, measured = estimate(info, spec.n_ctx, loaded.gpu_layers or 0).ram_bytes, False

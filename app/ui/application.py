@@ -62,7 +62,7 @@ def run(model: str | None = None, engine_factory: EngineFactory = make_engine) -
     controller = EngineController(engine_factory)
     window = MainWindow(controller, history, settings, model_override=model)
     window.show()
-    window.load_model()
+    window.load_model(at_start=True)
     code = app.exec()
     history.close()
     return int(code)

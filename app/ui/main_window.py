@@ -23,6 +23,7 @@ from app.base.settings import Settings
 from app.chat.history import History
 from app.engines.contract import Endpoint, LoadedModel, LocalModel, ModelSpec
 from app.gguf.reader import GGUFError, read_gguf_info
+from app.models import crashes
 from app.models.library import Library
 from app.models.params import load_spec
 from app.models.selection import ModelNotFound
@@ -157,8 +158,11 @@ class MainWindow(QMainWindow):
             self.chat.notice.show_message("\n".join(self.settings.problems), "warning")
 
     # ---- model loading ---------------------------------------------------------------
-    def load_model(self) -> None:
-        """Find the model to use (preparing the starter model off the GUI thread) and load it."""
+    def load_model(self, at_start: bool = False) -> None:
+        """Find the model to use (preparing the starter model off the GUI thread) and load it.
+
+        At start, a model that stopped the engine last time is not loaded by itself.
+        """
         override, settings, library = self._model_override, self.settings, self.library
 
         def resolve() -> ModelSpec:
@@ -170,16 +174,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.tr("Preparing the model…"))
         task = run_task("resolve-model", resolve, self, expected=(ModelNotFound, StarterModelMissing))
         self._resolving = task
-        task.done.connect(lambda spec: self._on_resolved(task, spec))
+        task.done.connect(lambda spec: self._on_resolved(task, spec, at_start=at_start))
         task.failed.connect(lambda message: self._on_resolved(task, None, message))
         self._show_state(self.controller.state)
 
-    def _on_resolved(self, task: Task, spec: object, message: str = "") -> None:
+    def _on_resolved(self, task: Task, spec: object, message: str = "", at_start: bool = False) -> None:
         """Load what the latest search found; an older search's answer is dropped."""
         if task is not self._resolving:
             return
         self._resolving = None
-        if isinstance(spec, (LocalModel, Endpoint)):
+        crashed = crashes.crash_reason(spec.path) if at_start and isinstance(spec, LocalModel) else None
+        if crashed is not None and isinstance(spec, LocalModel):
+            self.statusBar().showMessage(self.tr("The model was not loaded."))
+            self.chat.notice.show_message(
+                self.tr("Kestrel did not load {name} at start, because last time it stopped the engine:").format(
+                    name=spec.path.name) + "\n" + crashed + "\n"
+                + self.tr("Choose it again with File › Open model file… to retry, or choose another model."),
+                "warning")
+        elif isinstance(spec, (LocalModel, Endpoint)):
             self.controller.load(spec)
         else:
             self._on_load_failed(message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from app.cli.main import main
 from app.engines.contract import ChatMessage, GenerationParams, LocalModel, ModelSpec, ProgressCallback
 from app.engines.fake import FakeEngine
 from tests import gguf_files
+from tests.engine_children import ASSERT_REASON, CrashOnName
 
 REQUIRED = {"prompt_tokens", "cached_tokens", "completion_tokens", "ttft_s", "prefill_tps", "decode_tps",
             "stop_reason", "n_ctx", "backend", "gpu_layers", "model", "sources"}
@@ -71,23 +73,39 @@ def test_turns_file_plays_one_conversation_reusing_the_cache(home_with_starter: 
         assert after["prompt_tokens"] - after["cached_tokens"] < 40
 
 
-AUDIT = """
-import sys
-opened = []
-def hook(event, args):
+#: Installed in the CLI process and in the engine's child process (both import sitecustomize):
+#: every socket event is appended to a file at once (the child ends with os._exit).
+SITECUSTOMIZE = """
+import os, sys
+_log = os.environ["KESTREL_SOCKET_AUDIT"]
+def _hook(event, args):
     if event.startswith("socket."):
-        opened.append(event)
-sys.addaudithook(hook)
-import atexit
-atexit.register(lambda: print("SOCKET_EVENTS=" + ",".join(opened), file=sys.stderr))
+        family = getattr(args[1], "value", args[1]) if event == "socket.__new__" else ""
+        with open(_log, "a") as file:
+            file.write(f"{os.getpid()} {event} {family}\\n")
+sys.addaudithook(_hook)
+with open(_log, "a") as file:
+    file.write(f"{os.getpid()} started\\n")
 """
 
 
 @pytest.mark.real_model
-def test_no_socket_is_opened_during_load_and_generation(home_with_starter: Path) -> None:
-    result = kestrel(["chat", "--max-tokens", "8", "Hello"], home_with_starter, preamble=AUDIT)
+def test_no_network_socket_is_opened_during_load_and_generation(home_with_starter: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI and its engine child open only the private pipe between them (AF_UNIX), nothing else."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    log = tmp_path / "sockets.log"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("KESTREL_SOCKET_AUDIT", str(log))
+    result = kestrel(["chat", "--max-tokens", "8", "Hello"], home_with_starter)
     assert result.returncode == 0, result.stderr
-    assert "SOCKET_EVENTS=\n" in result.stderr or result.stderr.rstrip().endswith("SOCKET_EVENTS=")
+    lines = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+    assert len({pid for pid, *_ in lines}) >= 2, "the engine child was not audited"
+    events = [rest for _pid, *rest in lines if rest != ["started"]]
+    assert events, "the pipe to the engine child was not seen: the audit is not working"
+    assert all(event == ["socket.__new__", str(int(socket.AF_UNIX))] for event in events), events
 
 
 @pytest.mark.parametrize("make", ["missing", "empty", "random", "truncated"])
@@ -194,3 +212,13 @@ def test_an_engine_that_cannot_load_is_one_line(
     assert main(["chat", "--model", str(fake_model), "Hi"]) == 1
     captured = capsys.readouterr()
     assert captured.err == "kestrel: error: fake.gguf: not enough memory\n" and captured.out == ""
+
+
+def test_a_model_that_crashes_the_engine_is_one_line_and_exit_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    crash = gguf_files.write_tiny_llama(tmp_path / "crash.gguf")
+    monkeypatch.setattr(app.cli.engine, "make_engine", lambda _spec: CrashOnName())
+    assert main(["chat", "--model", str(crash), "hi"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"kestrel: error: The engine stopped while loading crash.gguf: {ASSERT_REASON}.\n"
+    assert captured.out == ""

@@ -106,9 +106,9 @@ def test_reporting_engine_reports_live_figures_and_final_stats(tmp_path: Path) -
 
 
 def test_factory_picks_the_engine_by_spec(tmp_path: Path) -> None:
-    from app.engines.llama.engine import LlamaEngine
+    from app.engines.process.engine import ProcessEngine
 
-    assert isinstance(make_engine(LocalModel(path=tmp_path / "m.gguf")), LlamaEngine)
+    assert isinstance(make_engine(LocalModel(path=tmp_path / "m.gguf")), ProcessEngine)
     with pytest.raises(EngineError, match="local GGUF models only"):
         make_engine(Endpoint(url="http://127.0.0.1:1/v1", model_id="m"))
     assert same_kind(LocalModel(path=Path("a")), LocalModel(path=Path("b")))

@@ -19,11 +19,12 @@ import pytest
 
 from app.engines.contract import GenerationStats, LiveStats, LocalModel
 from app.engines.fake import FakeEngine
-from app.engines.llama.engine import LlamaEngine
 from app.engines.llama.quantize import quantize
+from app.engines.process.engine import ProcessEngine
 from app.engines.reporting import ReportingEngine
 from app.models.compare import compare, recommend, remembered
 from tests import gguf_files
+from tests.engine_children import ASSERT_REASON, CrashOnName
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +38,7 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_compare_measures_every_variant_against_the_most_precise(variants: list[Path]) -> None:
-    engine = LlamaEngine()
+    engine = ProcessEngine()
     result = compare(engine, list(reversed(variants)), n_ctx=512, max_tokens=8)
     quants = [v.quant for v in result.variants]
     assert quants == ["F16", "Q8_0", "Q4_K_M"]  # most precise first, whatever the order given
@@ -54,7 +55,7 @@ def test_compare_measures_every_variant_against_the_most_precise(variants: list[
 
 
 def test_recommendation_skips_variants_that_drift_too_far(variants: list[Path]) -> None:
-    result = compare(LlamaEngine(), variants[:2], n_ctx=512, max_tokens=4)
+    result = compare(ProcessEngine(), variants[:2], n_ctx=512, max_tokens=4)
     fast_but_bad = result.variants[1].__class__(**{**result.variants[1].__dict__, "decode_tps": 1e9,
                                                    "kl_divergence": 5.0})
     choice, reason = recommend([result.variants[0], fast_but_bad])
@@ -76,7 +77,7 @@ def test_cli_compare_json(variants: list[Path], kestrel_home: Path) -> None:
 
 
 def test_a_small_context_truncates_the_reference_text_instead_of_crashing(variants: list[Path]) -> None:
-    result = compare(LlamaEngine(), variants[:2], n_ctx=256, max_tokens=4)
+    result = compare(ProcessEngine(), variants[:2], n_ctx=256, max_tokens=4)
     assert all(v.error is None for v in result.variants)
 
 
@@ -119,3 +120,15 @@ def test_stop_cancels_the_load_in_progress(variants: list[Path]) -> None:
     assert time.perf_counter() - started < 10  # the 30 s load was cancelled, not waited for
     assert result.variants == [] and len(lines) == 1
     assert len(engine.loads) == 1 and engine.loaded is None
+
+
+def test_a_variant_that_crashes_the_engine_is_reported_and_the_others_measured(variants: list[Path],
+                                                                               tmp_path: Path) -> None:
+    crash = tmp_path / "crash-Q8_0.gguf"
+    crash.write_bytes(variants[1].read_bytes())
+    engine = CrashOnName(reply="one two three four five", tokens_per_s=0, prefill_tps=0)
+    result = compare(engine, [variants[0], crash, variants[2]], n_ctx=512, max_tokens=4)
+    errors = {Path(v.path).name: v.error for v in result.variants}
+    assert errors == {"m-F16.gguf": None, "crash-Q8_0.gguf":
+                      f"The engine stopped while loading crash-Q8_0.gguf: {ASSERT_REASON}.", "m-Q4.gguf": None}
+    assert engine.loaded is None

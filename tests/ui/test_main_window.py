@@ -80,10 +80,10 @@ def test_geometry_is_remembered(qtbot: QtBot, kestrel_home: Path, fake_model: Pa
 
 def test_a_broken_model_is_explained_and_the_app_stays_usable(qtbot: QtBot, kestrel_home: Path,
                                                               tmp_path: Path) -> None:
-    from app.engines.llama.engine import LlamaEngine
+    from app.engines.process.engine import ProcessEngine
 
     broken = gguf_files.make_random_bytes(tmp_path / "broken.gguf")
-    h = Harness(qtbot, kestrel_home, LlamaEngine(), str(broken))
+    h = Harness(qtbot, kestrel_home, ProcessEngine(), str(broken))
     try:
         qtbot.waitUntil(lambda: not h.window.chat.notice.isHidden(), timeout=10000)
         assert "broken.gguf" in h.window.chat.notice.text() and "not a GGUF file" in h.window.chat.notice.text()
@@ -137,9 +137,9 @@ def test_open_model_file_refuses_a_broken_file(harness: Harness, tmp_path: Path,
 
 @pytest.mark.real_model
 def test_chat_end_to_end_on_the_real_starter_model(qtbot: QtBot, kestrel_home: Path, starter_model: Path) -> None:
-    from app.engines.llama.engine import LlamaEngine
+    from app.engines.process.engine import ProcessEngine
 
-    h = Harness(qtbot, kestrel_home, LlamaEngine(), str(starter_model))
+    h = Harness(qtbot, kestrel_home, ProcessEngine(), str(starter_model))
     try:
         qtbot.waitUntil(lambda: h.controller.model is not None, timeout=60000)
         h.settings.update({"max_tokens": 24, "temperature": 0.0})

@@ -8,6 +8,11 @@ error, and always ``finished`` from a ``finally``. Errors never travel in the re
 
 Which engine runs is decided by the model spec through the factory: a load of another
 kind of model replaces the engine.
+
+When the engine's process dies (:class:`EngineCrashed`), the request fails with the
+engine's reason, the worker loads the last model that loaded well again (announced as
+``loaded(-1, ...)``), and a model that stopped the engine is recorded so the next start
+does not load it by itself (:mod:`app.models.crashes`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from app.chat.conversation import DROP_OLDEST, answer_reserve, fit_messages
 from app.engines.contract import (
     ChatMessage,
     Engine,
+    EngineCrashed,
     EngineError,
     EngineFactory,
     GenerationParams,
@@ -31,10 +37,12 @@ from app.engines.contract import (
     LiveStats,
     LoadCancelled,
     LoadedModel,
+    LocalModel,
     ModelSpec,
 )
 from app.engines.factory import same_kind
 from app.engines.reporting import reporting
+from app.models import crashes
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +114,7 @@ class EngineWorker(QObject):
         self._factory = factory
         self.engine: Engine | None = None
         self._engine_spec: ModelSpec | None = None  # the spec the engine was made for
+        self._good: ModelSpec | None = None  # the last spec that loaded: what a crashed engine restarts with
         self.load_requested.connect(self._load)
         self.generate_requested.connect(self._generate)
         self.count_requested.connect(self._count)
@@ -129,13 +138,44 @@ class EngineWorker(QObject):
         try:
             engine = self._engine_for(request.spec)
             loaded = engine.load(request.spec, lambda f: self.load_progress.emit(request.load_id, f), request.cancel)
+        except EngineCrashed as exc:
+            self._remember_crash(request.spec, str(exc))
+            self.load_failed.emit(request.load_id, str(exc))
+            if self._good is not None and self._good != request.spec:
+                self._recover(engine)
         except EngineError as exc:
             self.load_failed.emit(request.load_id, str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the thread silently
             log.error("load crashed:\n%s", traceback.format_exc())
             self.load_failed.emit(request.load_id, f"Unexpected error while loading: {exc}")
         else:
+            self._loaded_well(request.spec)
             self.loaded.emit(request.load_id, loaded)
+
+    def _loaded_well(self, spec: ModelSpec) -> None:
+        self._good = spec
+        if isinstance(spec, LocalModel):
+            crashes.clear(spec.path)
+
+    @staticmethod
+    def _remember_crash(spec: ModelSpec | None, reason: str) -> None:
+        if isinstance(spec, LocalModel):
+            crashes.record(spec.path, reason)
+
+    def _recover(self, engine: Engine) -> None:
+        """After a crash: a fresh engine with the last model that loaded well (``loaded(-1, ...)``)."""
+        if self._good is None or engine.loaded is not None:
+            return
+        try:
+            loaded = engine.load(self._good)
+        except EngineCrashed as exc:
+            self._remember_crash(self._good, str(exc))
+            self.load_failed.emit(-1, str(exc))
+        except EngineError as exc:
+            self.load_failed.emit(-1, str(exc))
+        else:
+            self._loaded_well(self._good)
+            self.loaded.emit(-1, loaded)
 
     def _run_request(self, rid: int, body: Callable[[Engine, LoadedModel], None]) -> None:
         """started, the body, failed on error, and always finished: the contract for every request."""
@@ -146,6 +186,11 @@ class EngineWorker(QObject):
             if engine is None or loaded is None:
                 raise EngineError("No model is loaded yet.")
             body(engine, loaded)
+        except EngineCrashed as exc:
+            self.failed.emit(rid, str(exc))  # what was streamed before stays with the handle
+            if engine is not None and engine.loaded is None:  # a job may have restored it already
+                self._remember_crash(exc.model, str(exc))
+                self._recover(engine)
         except EngineError as exc:
             self.failed.emit(rid, str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the thread silently
@@ -197,7 +242,9 @@ class EngineWorker(QObject):
         if engine.loaded == before:
             return
         try:
-            self.loaded.emit(-1, engine.load(before.spec))
+            restored = engine.load(before.spec)
+            self._loaded_well(before.spec)
+            self.loaded.emit(-1, restored)
         except LoadCancelled:
             pass
         except EngineError as exc:

@@ -1,0 +1,388 @@
+"""The llama.cpp engine, run in a child process so that nothing native can end the app.
+
+``ProcessEngine`` implements the engine contract by sending requests to a child
+(:mod:`app.engines.process.child`) over a ``multiprocessing`` pipe and turning its answers
+back into return values, deltas, progress and errors. One child holds one model: a load
+starts a fresh child, ``unload`` ends it (all its memory goes back to the system).
+
+When the child dies (a ``GGML_ASSERT``, a segfault, the out-of-memory killer, ``kill -9``)
+the request in progress raises :class:`~app.engines.contract.EngineCrashed` naming what
+was being done and why, from the child's exit status and last output; what was already
+streamed has been yielded and stays with the caller. The next load starts a fresh child.
+A child that died while idle is restarted with its model before the next request.
+
+Stop: the caller's event is checked every few milliseconds while waiting and sent on as a
+:class:`Stop` message; a child that does not finish within ``stop_grace_s`` after that is
+killed (the last resort). A prompt that takes longer than ``prompt_deadline_s`` to render
+and tokenize (a runaway chat template in native code) gets the child killed too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from app.engines.contract import (
+    ChatMessage,
+    ContextOverflowError,
+    EngineCrashed,
+    EngineError,
+    GenerationParams,
+    GenerationStats,
+    LoadCancelled,
+    LoadedModel,
+    LoadProgress,
+    LocalModel,
+    LogprobEngine,
+    ModelSpec,
+    ProgressCallback,
+    TokenEngine,
+)
+from app.engines.process.child import CHILD_FLAG, EngineKind
+from app.engines.process.diagnosis import describe_exit
+from app.engines.process.protocol import (
+    Delta,
+    Done,
+    Failed,
+    Live,
+    Load,
+    Logprobs,
+    Progress,
+    PromptTokens,
+    Reply,
+    Request,
+    Stop,
+    Stream,
+    Tokenize,
+)
+
+POLL_S = 0.005  # how often a waiting request looks at its stop event
+LOG_TAIL_BYTES = 16384
+
+
+def child_command() -> list[str]:
+    """How to start the child: the bundle's own executable when frozen, else Python on the module."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, CHILD_FLAG]
+    return [sys.executable, "-m", "app.engines.process.child"]
+
+
+def _child_environment() -> dict[str, str]:
+    """Our environment, with this checkout importable and llama.cpp's gdb backtrace off."""
+    root = str(Path(__file__).resolve().parents[3])
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "GGML_NO_BACKTRACE": "1",
+            "PYTHONPATH": root if not path else os.pathsep.join([root, path])}
+
+
+class _Child:
+    """One running child: its process, our end of the pipe, and the file it writes output to."""
+
+    def __init__(self, kind: EngineKind, options: dict[str, Any]) -> None:
+        handle, log_path = tempfile.mkstemp(prefix="kestrel-engine-", suffix=".log")
+        self.log_path = Path(log_path)
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [*child_command(), str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL, stdout=handle, stderr=handle, env=_child_environment())
+        finally:
+            theirs.close()  # only the child holds that end now: its death reads as end-of-file here
+            os.close(handle)
+        self.conn = Connection(ours.detach())
+        self.conn.send((kind, options))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.poll()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> str:
+        """The end of what the child printed (a native assert's message is there)."""
+        try:
+            with self.log_path.open("rb") as file:
+                size = file.seek(0, os.SEEK_END)
+                file.seek(max(0, size - LOG_TAIL_BYTES))
+                return file.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def end(self, *, kill: bool = False) -> None:
+        """Close the pipe (the child exits on its own), or kill it; then clean up."""
+        if kill and self.alive():
+            self.process.kill()
+        self.conn.close()
+        try:
+            self.process.wait(2.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log_path.unlink(missing_ok=True)
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code once the child has exited (None if it still runs after ``timeout``)."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+class ProcessEngine(TokenEngine, LogprobEngine):
+    """A llama.cpp engine (or, for tests, a fake one) living in a child process."""
+
+    def __init__(self, kind: EngineKind = "llama", options: dict[str, Any] | None = None, *,
+                 stop_grace_s: float = 5.0, prompt_deadline_s: float = 8.0) -> None:
+        self._kind: EngineKind = kind
+        self._options = dict(options or {})
+        self.stop_grace_s = stop_grace_s
+        self.prompt_deadline_s = prompt_deadline_s
+        self._child: _Child | None = None
+        self._spec: LocalModel | None = None  # what the current child holds or is loading
+        self._loaded: LoadedModel | None = None
+        self._last_stats: GenerationStats | None = None
+        self._next_id = 0
+        self._open_stream: int | None = None  # the id of a reply not read to its end
+
+    # ---- state -----------------------------------------------------------------------
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._loaded
+
+    @property
+    def last_stats(self) -> GenerationStats | None:
+        return self._last_stats
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while one runs (tests and diagnostics)."""
+        child = self._child
+        return child.pid if child is not None and child.alive() else None
+
+    # ---- loading ---------------------------------------------------------------------
+    def load(self, spec: ModelSpec, on_progress: LoadProgress | None = None,
+             cancel: threading.Event | None = None) -> LoadedModel:
+        """Start a fresh child and load ``spec`` in it; cancel ends the child at once."""
+        if not isinstance(spec, LocalModel):
+            raise EngineError(f"The llama.cpp engine loads GGUF files, not {spec.label}.")
+        self.unload()
+        if cancel is not None and cancel.is_set():
+            raise LoadCancelled(f"Loading {spec.label} was cancelled.")
+        self._child = _Child(self._kind, self._options)
+        self._spec = spec
+        try:
+            loaded = self._call(Load(spec), f"loading {spec.label}", cancel=cancel, on_progress=on_progress)
+        except BaseException:
+            self.unload()
+            raise
+        assert isinstance(loaded, LoadedModel)
+        self._loaded = loaded
+        return loaded
+
+    def unload(self) -> None:
+        """End the child: the model and everything it allocated go back to the system."""
+        child, self._child = self._child, None
+        self._spec = None
+        self._loaded = None
+        self._open_stream = None
+        if child is not None:
+            child.end()
+
+    def close(self) -> None:
+        """Alias of unload, for ``contextlib.closing``."""
+        self.unload()
+
+    # ---- tokens ----------------------------------------------------------------------
+    def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = False) -> list[int]:
+        value = self._call(Tokenize(text, add_special, parse_special), "tokenizing text")
+        return list(value)
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], tuple[str, ...]]:
+        tokens, stops = self._call(PromptTokens(tuple(messages)), "building the prompt",
+                                   deadline=self.prompt_deadline_s)
+        return list(tokens), tuple(stops)
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return int(self._call(PromptTokens(tuple(messages), count_only=True), "building the prompt",
+                              deadline=self.prompt_deadline_s))
+
+    def next_token_logprobs(self, tokens: list[int]) -> Any:
+        return self._call(Logprobs(list(tokens)), "measuring token probabilities")
+
+    # ---- generation ------------------------------------------------------------------
+    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams,
+               stop: threading.Event | None = None, on_progress: ProgressCallback | None = None) -> Iterator[str]:
+        return self._stream(Stream(params, messages=tuple(messages)), stop, on_progress)
+
+    def stream_tokens(self, tokens: list[int], params: GenerationParams, *, stop: threading.Event | None = None,
+                      on_progress: ProgressCallback | None = None, extra_stops: tuple[str, ...] = (),
+                      started: float | None = None) -> Iterator[str]:
+        return self._stream(Stream(params, tokens=list(tokens), extra_stops=extra_stops), stop, on_progress)
+
+    def _stream(self, request: Stream, stop: threading.Event | None,
+                on_progress: ProgressCallback | None) -> Iterator[str]:
+        """Send the request and wait until its prompt is built (errors raise here, as in-process)."""
+        self._last_stats = None
+        stop = stop or threading.Event()
+        doing = self._doing("answering")
+        rid = self._send(request)
+        first = self._receive(rid, doing, stop, deadline=time.monotonic() + self.prompt_deadline_s)
+        if isinstance(first, Failed | Done):
+            self._finish(first)
+            return iter(())
+        self._open_stream = rid
+        return self._replies(rid, doing, stop, on_progress)
+
+    def _replies(self, rid: int, doing: str, stop: threading.Event,
+                 on_progress: ProgressCallback | None) -> Iterator[str]:
+        ended = False
+        try:
+            while True:
+                reply = self._receive(rid, doing, stop)
+                if isinstance(reply, Delta):
+                    yield reply.text
+                elif isinstance(reply, Live):
+                    if on_progress is not None:
+                        on_progress(reply.stats)
+                elif isinstance(reply, Done | Failed):
+                    ended = True
+                    self._open_stream = None
+                    self._finish(reply)
+                    return
+        finally:
+            if not ended and self._open_stream == rid:
+                self._drain(rid)  # the caller stopped reading: stop the reply, keep the child in step
+
+    def _drain(self, rid: int) -> None:
+        """Stop an unfinished reply and read up to its end (its figures become ``last_stats``).
+
+        Only this reply stops: the caller's event may be shared by a whole job.
+        """
+        self._open_stream = None
+        stop = threading.Event()
+        stop.set()
+        try:
+            while True:
+                reply = self._receive(rid, self._doing("stopping"), stop)
+                if isinstance(reply, Done | Failed):
+                    self._last_stats = reply.stats
+                    return
+        except EngineError:
+            return  # the child was ended; the next request says so or starts a fresh one
+
+    # ---- the pipe --------------------------------------------------------------------
+    def _doing(self, verb: str) -> str:
+        return f"{verb} with {self._loaded.name}" if self._loaded is not None else verb
+
+    def _call(self, request: Request, doing: str, *, cancel: threading.Event | None = None,
+              on_progress: LoadProgress | None = None, deadline: float | None = None) -> Any:
+        """Send a request and wait for its one result."""
+        rid = self._send(request)
+        end = None if deadline is None else time.monotonic() + deadline
+        while True:
+            reply = self._receive(rid, doing, cancel, deadline=end, cancel_kills=isinstance(request, Load))
+            if isinstance(reply, Progress):
+                if on_progress is not None:
+                    on_progress(reply.fraction)
+            elif isinstance(reply, Done | Failed):
+                return self._finish(reply)
+
+    def _send(self, request: Request) -> int:
+        if self._open_stream is not None:
+            self._drain(self._open_stream)
+        child = self._child
+        if child is None or (not child.alive() and self._loaded is None):
+            raise EngineError("No model is loaded.")
+        if not child.alive():
+            self._restart()
+            child = self._child
+            assert child is not None
+        self._next_id += 1
+        try:
+            child.conn.send((self._next_id, request))
+        except (OSError, ValueError) as exc:
+            raise self._crashed(self._doing("sending a request")) from exc
+        return self._next_id
+
+    def _restart(self) -> None:
+        """The child died while idle: start a fresh one with the same model."""
+        assert self._loaded is not None
+        spec = self._loaded.spec
+        self.unload()
+        self.load(spec)
+
+    def _receive(self, rid: int, doing: str, stop: threading.Event | None, *, deadline: float | None = None,
+                 cancel_kills: bool = False) -> Reply:
+        """The next message for request ``rid``; a dead or unresponsive child raises EngineCrashed."""
+        child = self._child
+        if child is None:
+            raise EngineError("No model is loaded.")
+        stop_sent_at: float | None = None
+        while True:
+            now = time.monotonic()
+            if stop is not None and stop.is_set() and stop_sent_at is None:
+                if cancel_kills:
+                    self.unload()
+                    raise LoadCancelled(f"{doing[0].upper()}{doing[1:]} was cancelled.")
+                stop_sent_at = now
+                try:
+                    child.conn.send(Stop(rid))
+                except (OSError, ValueError) as exc:
+                    raise self._crashed(doing) from exc
+            limits = [t for t in (deadline, None if stop_sent_at is None else stop_sent_at + self.stop_grace_s)
+                      if t is not None]
+            if limits and now >= min(limits):
+                late = "stop" if stop_sent_at is not None and now >= stop_sent_at + self.stop_grace_s else "finish"
+                child.end(kill=True)
+                raise self._crashed(doing, f"it did not {late} within "
+                                           f"{self.stop_grace_s if late == 'stop' else self.prompt_deadline_s:g} s, "
+                                           "so Kestrel ended it")
+            wait = POLL_S if stop is not None and stop_sent_at is None else None
+            if limits:
+                wait = max(0.0, min(limits) - now) if wait is None else min(wait, max(0.0, min(limits) - now))
+            try:
+                if child.conn.poll(wait):
+                    reply: Reply = child.conn.recv()
+                    return reply
+            except (EOFError, OSError) as exc:
+                raise self._crashed(doing) from exc
+
+    def _crashed(self, doing: str, reason: str | None = None) -> EngineCrashed:
+        """The child is gone: describe why, forget the model, and return the error to raise."""
+        child, spec = self._child, self._spec
+        if child is not None and reason is None:
+            reason = describe_exit(child.wait(2.0), child.output())
+        self._child = None
+        self._spec = None
+        self._loaded = None
+        self._open_stream = None
+        if child is not None:
+            child.end(kill=True)
+        return EngineCrashed(f"The engine stopped while {doing}: {reason or 'it gave no reason'}.", spec)
+
+    def _finish(self, reply: Done | Failed) -> Any:
+        """A request's last message: its value, or the matching error raised."""
+        if isinstance(reply, Done):
+            if reply.stats is not None:
+                self._last_stats = reply.stats
+            return reply.value
+        self._last_stats = reply.stats
+        if reply.kind == "cancelled":
+            raise LoadCancelled(reply.message)
+        if reply.kind == "overflow":
+            raise ContextOverflowError(reply.prompt_tokens, reply.n_ctx, reply.message)
+        raise EngineError(reply.message)
