@@ -9,16 +9,23 @@ files, crafted headers) looks.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import struct
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import gguf
 import numpy as np
 
 # llama.cpp token types (llama_token_type / gguf.TokenType)
 _NORMAL, _UNKNOWN, _CONTROL, _BYTE = 1, 2, 3, 6
+
+# A metadata override for write_tiny_llama: None removes the key; otherwise (value, type) or,
+# for arrays, (values, GGUFValueType.ARRAY, element type).
+MetaValue = tuple[Any, gguf.GGUFValueType] | tuple[Any, gguf.GGUFValueType, gguf.GGUFValueType] | None
 
 
 def _vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
@@ -64,6 +71,7 @@ def write_tiny_llama(
     alignment: int | None = None,
     matrix_type: gguf.GGMLQuantizationType | None = None,
     seed: int = 0,
+    metadata: Mapping[str, MetaValue] | None = None,
 ) -> Path:
     """Write a tiny llama model that llama.cpp can load; ``file_type=None`` omits general.file_type.
 
@@ -71,9 +79,12 @@ def write_tiny_llama(
     (e.g. Q8_0; keep ``file_type`` consistent yourself). Norms are always float32, as
     llama.cpp expects. ggml shapes are the numpy shapes reversed, so ``token_embd`` is
     stored as (n_vocab, n_embd) in numpy and reads back as (n_embd, n_vocab).
+    ``metadata`` replaces, adds (typed, see MetaValue) or removes (None) keys after the
+    standard ones are set, so tests can write values no converter would, without changing
+    the tensors.
     """
-    if n_embd % n_head or n_head % n_head_kv:
-        raise ValueError("n_embd must divide by n_head and n_head by n_head_kv")
+    if n_head <= 0 or n_head_kv <= 0:
+        raise ValueError("n_head and n_head_kv must be positive")  # uneven splits are allowed: broken files
     path = Path(path)
     head_dim = n_embd // n_head
     n_ff = _round32(2 * n_embd)
@@ -118,6 +129,10 @@ def write_tiny_llama(
     writer.add_add_eos_token(False)
     if chat_template is not None:
         writer.add_chat_template(chat_template)
+    for key, override in (metadata or {}).items():
+        writer.kv_data[0].pop(key, None)  # replace quietly (add_key_value warns on duplicates)
+        if override is not None:
+            writer.add_key_value(key, *override)
 
     add_matrix("token_embd.weight", n_vocab, n_embd)
     for i in range(n_layer):
@@ -155,6 +170,71 @@ def key_value_offset(data: bytes, key: str) -> int:
     if idx < 0:
         raise KeyError(key)
     return idx + 8 + len(raw)
+
+
+_SCALAR_FORMATS = {
+    gguf.GGUFValueType.UINT8: "B", gguf.GGUFValueType.INT8: "b", gguf.GGUFValueType.UINT16: "H",
+    gguf.GGUFValueType.INT16: "h", gguf.GGUFValueType.UINT32: "I", gguf.GGUFValueType.INT32: "i",
+    gguf.GGUFValueType.FLOAT32: "f", gguf.GGUFValueType.BOOL: "?", gguf.GGUFValueType.UINT64: "Q",
+    gguf.GGUFValueType.INT64: "q", gguf.GGUFValueType.FLOAT64: "d",
+}
+
+
+def _pack_value(value: Any, vtype: gguf.GGUFValueType, etype: gguf.GGUFValueType | None = None,
+                typed: bool = True) -> bytes:
+    """One metadata value as GGUF stores it (type id first when ``typed``); empty arrays allowed."""
+    head = struct.pack("<I", vtype) if typed else b""
+    if vtype == gguf.GGUFValueType.STRING:
+        raw = value.encode() if isinstance(value, str) else bytes(value)
+        return head + struct.pack("<Q", len(raw)) + raw
+    if vtype == gguf.GGUFValueType.ARRAY:
+        if etype is None:
+            raise ValueError("an array needs its element type")
+        items = b"".join(_pack_value(v, etype, typed=False) for v in value)
+        return head + struct.pack("<IQ", etype, len(value)) + items
+    return head + struct.pack("<" + _SCALAR_FORMATS[vtype], value)
+
+
+@functools.lru_cache(maxsize=8)
+def _layout(src: str, _stamp: tuple[int, int]) -> tuple[tuple[tuple[str, bytes], ...], int, bytes, int, bytes]:
+    """(key, stored bytes) per metadata entry, tensor count, tensor infos, alignment, data of a file."""
+    reader = gguf.GGUFReader(src)
+    data = Path(src).read_bytes()
+
+    def stored(field: Any) -> bytes:
+        return data[field.offset:field.offset + sum(int(p.nbytes) for p in field.parts)]
+
+    kvs = tuple((f.name, stored(f)) for f in reader.fields.values() if not f.name.startswith("GGUF."))
+    infos = b"".join(stored(t.field) for t in reader.tensors)
+    return kvs, len(reader.tensors), infos, int(reader.alignment), data[reader.data_offset:]
+
+
+def rewrite_metadata(src: str | os.PathLike[str], dst: str | os.PathLike[str],
+                     metadata: Mapping[str, MetaValue]) -> Path:
+    """Copy ``src`` with metadata keys replaced in place, added at the end or removed (None).
+
+    Tensor infos and tensor data are copied byte for byte, the data padded to the source's
+    alignment as before (so overriding ``general.alignment`` makes a file that disagrees
+    with itself). The source's layout is parsed once and cached, so fuzz tests can make
+    hundreds of variants in a fraction of a second.
+    """
+    st = os.stat(src)
+    kvs, n_tensors, infos, alignment, tensor_data = _layout(os.fspath(src), (st.st_size, st.st_mtime_ns))
+    pending = dict(metadata)
+    out: list[bytes] = []
+    for key, raw in kvs:
+        if key not in pending:
+            out.append(raw)
+        elif (override := pending.pop(key)) is not None:
+            out.append(_pack_value(key, gguf.GGUFValueType.STRING, typed=False) + _pack_value(*override))
+    for key, override in pending.items():
+        if override is not None:
+            out.append(_pack_value(key, gguf.GGUFValueType.STRING, typed=False) + _pack_value(*override))
+    head = b"GGUF" + struct.pack("<IQQ", 3, n_tensors, len(out)) + b"".join(out) + infos
+    head += b"\0" * (-len(head) % alignment)
+    dst = Path(dst)
+    dst.write_bytes(head + tensor_data)
+    return dst
 
 
 def _patched(src: Path, dst: str | os.PathLike[str], at: int, new: bytes) -> Path:
