@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from app.base import paths
+from app.base.files import NotAFileError, regular_file
 from app.cli.errors import EXIT_OK, CliError, install_sigint
 from app.engines.llama.quantize import QuantizeError, default_output, quantize
 from app.models.library import Library
@@ -32,8 +33,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Quantize with progress on stderr about once a second; never writes over an existing file."""
     source: Path = args.input
-    if not source.is_file():
-        raise CliError(f"model file not found: {source}")
+    try:
+        regular_file(source, "model file")  # a pipe or a folder is named as such, never opened
+    except NotAFileError as exc:
+        raise CliError(f"model file not found: {source}" if exc.missing else str(exc)) from exc
     output = args.output or default_output(source, args.target, paths.models_dir())
     if output.exists():
         raise CliError(f"{output} already exists; choose another name with -o")

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from app.base.atomic import write_atomic
+from app.base.files import NotAFileError, regular_file
 from app.base.languages import Language, language_codes, resolve_language
 from app.base.settings import Settings
 from app.cli.engine import model_name, open_engine
@@ -60,6 +61,17 @@ def _language(code: str, option: str) -> Language:
     return lang
 
 
+def _names_a_file(path: Path) -> bool:
+    """True for a regular file; a folder, pipe or device is refused here, before anything opens it."""
+    try:
+        regular_file(path)
+    except NotAFileError as exc:
+        if exc.missing:
+            return False  # not a file: the argument may be the text itself
+        raise CliError(str(exc)) from exc
+    return True
+
+
 def _read_input(args: argparse.Namespace) -> tuple[SourceDocument, Path | None]:
     """The document to translate and its path (None for text)."""
     value: str = args.input
@@ -70,9 +82,7 @@ def _read_input(args: argparse.Namespace) -> tuple[SourceDocument, Path | None]:
     else:
         path = Path(value).expanduser()
         is_path_like = "\n" not in value and len(value) < 4096
-        if is_path_like and path.is_dir():
-            raise CliError(f"{path} is a folder, not a file")
-        if is_path_like and path.is_file():
+        if is_path_like and _names_a_file(path):
             try:
                 return load_document(path), path
             except DocumentError as exc:

@@ -161,14 +161,16 @@ def chunk_sections(sections: Iterable[Section], budget: int, count: Callable[[st
     target = min(budget, target or budget)
     ratio = ratio or TokenRatio()
     buf: list[_Unit] = []
+    chars = 0  # _chars(buf), kept as units arrive: recounting per unit is quadratic in tiny paragraphs
     index = 0
     for unit in _units(sections, ratio, max(4, target // 3), count):
+        chars += len(unit.text) + (len(unit.sep) if buf else 0)
         buf.append(unit)
-        if ratio.estimate(_chars(buf)) >= target * FILL:
-            while buf and ratio.estimate(_chars(buf)) >= target * FILL:
-                chunk, buf = _take(buf, index, target=target, budget=budget, count=count, ratio=ratio)
-                index += 1
-                yield chunk
+        while buf and ratio.estimate(chars) >= target * FILL:
+            chunk, buf = _take(buf, index, target=target, budget=budget, count=count, ratio=ratio)
+            chars = _chars(buf)
+            index += 1
+            yield chunk
     while buf:
         chunk, buf = _take(buf, index, target=target, budget=budget, count=count, ratio=ratio)
         index += 1
@@ -208,14 +210,20 @@ def _take(buf: list[_Unit], index: int, *, target: int, budget: int, count: Call
         ratio.learn(len(text), tokens)
         if tokens <= budget and (best is None or n > best[0]):
             best = (n, tokens)
-        if tokens > budget:
-            n = min(n - 1, _fit(buf, target * FILL, ratio)) if n > 1 else 0
+        if tokens > budget:  # shrink by this text's own density: the document's average may be far off
+            n = min(n - 1, _fit(buf, target * FILL, TokenRatio(tokens, len(text)))) if n > 1 else 0
         elif tokens < target * 0.85 and n < len(buf):
             n = max(n + 1, _fit(buf, target * FILL, ratio))
         else:
             break
         if n == 0:
             break
+    n = min(tried)
+    while best is None and n > 1:  # still over budget: halve until a count fits (a few counts at most)
+        n //= 2
+        tokens = tried[n] if n in tried else count(_join(buf[:n]))
+        if tokens <= budget:
+            best = (n, tokens)
     if best is None:
         # a single unit over budget despite the estimate: split it in two and try again
         head = buf[0]

@@ -43,6 +43,10 @@ class NeedsOCRError(ExtractionError):
     """A PDF made of images only: there is no text to read without OCR."""
 
 
+class TooLargeDocumentError(ExtractionError):
+    """More than Kestrel reads: a zip bomb, millions of paragraphs, a page too large to hold."""
+
+
 @dataclass(frozen=True)
 class Section:
     """A page, a headed section or a run of paragraphs/lines, in document order."""

@@ -18,12 +18,15 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.base.files import NotAFileError, regular_file
+from app.base.units import format_bytes
 from app.documents.document import (
     SUPPORTED_TEXT,
     EmptyDocumentError,
     ExtractedDocument,
     ExtractionError,
     Section,
+    TooLargeDocumentError,
     UnsupportedFileError,
     digest,
 )
@@ -35,6 +38,7 @@ from app.documents.sections import text_sections
 from app.documents.textfile import TextDecodeError, iter_text, read_text
 
 LARGE_BYTES = 16 * 2**20  # text files above this are streamed (and flagged as slow to summarize)
+MAX_WHOLE_BYTES = 64 * 2**20  # HTML and RTF are read whole: larger ones are refused
 SUFFIXES = {".pdf": "pdf", ".docx": "docx", ".txt": "text", ".text": "text", ".md": "markdown",
             ".markdown": "markdown", ".htm": "html", ".html": "html", ".xhtml": "html", ".rtf": "rtf"}
 
@@ -75,9 +79,12 @@ def extract(path: Path | str) -> ExtractedDocument:
     """Read a document; raises an ExtractionError subclass with a one-line reason."""
     path = Path(path).expanduser()
     try:
-        if path.is_dir():
-            raise UnsupportedFileError(path, "this is a folder, not a document")
-        size = path.stat().st_size
+        size = regular_file(path).st_size  # a pipe or a device is refused before open() can block on it
+    except NotAFileError as exc:
+        if exc.missing:
+            raise ExtractionError(path, exc.reason) from exc
+        raise UnsupportedFileError(path, exc.reason) from exc
+    try:
         with open(path, "rb") as handle:
             head = handle.read(8192)
     except FileNotFoundError as exc:
@@ -96,6 +103,9 @@ def extract(path: Path | str) -> ExtractedDocument:
     encoding: str | None = None
     if kind in ("text", "markdown") and size > LARGE_BYTES:
         return _large_text(path, kind, size)
+    if kind in ("html", "rtf") and size > MAX_WHOLE_BYTES:
+        raise TooLargeDocumentError(path, f"the {kind.upper()} file is {format_bytes(size)}; Kestrel reads "
+                                          f"{kind.upper()} files up to {format_bytes(MAX_WHOLE_BYTES)}")
     if kind == "pdf":
         sections, pages = read_pdf(path)
     elif kind == "docx":

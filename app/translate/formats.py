@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from app.base.files import NotAFileError, regular_file
+from app.documents import archive
 from app.documents.textfile import TextDecodeError, decode_bytes
 from app.translate.segments import TextTemplate, has_words, restore_inline, split_markdown, split_plain_text
 
@@ -105,7 +107,11 @@ class DocxDocument(SourceDocument):
 
     def __init__(self, name: str, data: bytes) -> None:
         self._data = data
-        items = _paragraph_runs(self._open(data, name))
+        document = self._open(data, name)
+        try:
+            items = _paragraph_runs(document)
+        except DocumentError as exc:  # too many paragraphs
+            raise DocumentError(f"{name}: {exc}") from exc
         self._full = [text for _, text in items]
         super().__init__(name, [text.strip() for text in self._full])
 
@@ -141,8 +147,12 @@ def _paragraph_runs(doc: Any) -> list[tuple[list[Any], str]]:
             if not part.is_linked_to_previous:  # linked ones have no text of their own
                 containers.append(part)
     items: list[tuple[list[Any], str]] = []
+    seen_paragraphs = 0
     for container in containers:
         for paragraph in _walk(container, seen):
+            seen_paragraphs += 1
+            if seen_paragraphs > archive.MAX_PARAGRAPHS:  # empty ones count too: each costs time
+                raise DocumentError(archive.too_many_paragraphs())
             runs = paragraph._p.xpath("./w:r | ./w:hyperlink/w:r | ./w:ins/w:r | ./w:smartTag/w:r")
             text = "".join(_run_text(r) for r in runs)
             if has_words(text):
@@ -199,6 +209,25 @@ _SKIP_TAGS = frozenset({"script", "style", "code", "pre", "kbd", "samp", "textar
                         "svg", "math", "head"})
 
 
+def _text_nodes(root: Any) -> Iterator[tuple[Any, bool]]:
+    """Every string under ``root`` in document order, and whether it lies inside a skipped tag.
+
+    One walk with a stack: asking each string for its parents is quadratic in nested markup.
+    """
+    from bs4.element import Tag  # noqa: PLC0415
+
+    stack: list[tuple[Iterator[Any], bool]] = [(iter(root.contents), False)]
+    while stack:
+        children, skipped = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+        elif isinstance(child, Tag):
+            stack.append((iter(child.contents), skipped or child.name in _SKIP_TAGS))
+        else:
+            yield child, skipped
+
+
 class HtmlDocument(SourceDocument):
     """Text nodes with words, outside code, scripts and styles (and the <head>, except its title)."""
 
@@ -212,11 +241,10 @@ class HtmlDocument(SourceDocument):
         self.soup: Any = BeautifulSoup(text, "html.parser")
         self.nodes: list[Any] = []
         segments: list[str] = []
-        for node in self.soup.find_all(string=True):
+        for node, skipped in _text_nodes(self.soup):
             if not isinstance(node, NavigableString) or isinstance(node, PreformattedString):
                 continue  # comments, doctype, CDATA
-            parents = {p.name for p in node.parents}
-            if (parents & _SKIP_TAGS) and (node.parent is None or node.parent.name != "title"):
+            if skipped and (node.parent is None or node.parent.name != "title"):
                 continue
             if has_words(str(node)):
                 self.nodes.append(node)
@@ -251,6 +279,9 @@ def parse_document(data: bytes, kind: str, name: str) -> SourceDocument:
     if not data.strip():
         raise DocumentError(f"{name} is empty")
     if kind == "docx":
+        refusal = archive.zip_refusal(io.BytesIO(data))  # a zip bomb or millions of elements, before python-docx
+        if refusal is not None:
+            raise DocumentError(f"{name}: {refusal}")
         document: SourceDocument = DocxDocument(name, data)
     else:
         try:
@@ -275,14 +306,15 @@ def load_document(path: Path) -> SourceDocument:
         raise DocumentError(f"{path.name}: unsupported file type {shown}; "
                             "Kestrel translates TXT, Markdown, DOCX and HTML files")
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise DocumentError(f"{path.name} is too large to translate ({size / 2**20:,.0f} MiB)")
+        size = regular_file(path).st_size  # a pipe or a device is refused before read_bytes() can block
+    except NotAFileError as exc:
+        raise DocumentError(f"file not found: {path}" if exc.missing else str(exc)) from exc
+    if size > MAX_BYTES:
+        raise DocumentError(f"{path.name} is too large to translate ({size / 2**20:,.0f} MiB)")
+    try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise DocumentError(f"file not found: {path}") from exc
-    except IsADirectoryError as exc:
-        raise DocumentError(f"{path} is a folder, not a file") from exc
     except OSError as exc:
         raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return parse_document(data, kind, path.name)

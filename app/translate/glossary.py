@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.base.atomic import write_atomic
+from app.base.files import NotAFileError, regular_file
 
 __all__ = ["Glossary", "GlossaryEntry", "GlossaryError"]
 
@@ -147,6 +148,10 @@ class Glossary:
     def load(cls, path: Path) -> Glossary:
         """Read a ``.json`` or ``.tsv``/``.txt`` glossary; GlossaryError with the reason otherwise."""
         path = Path(path)
+        try:
+            regular_file(path, "glossary")  # a pipe or a device is refused before read_text() can block
+        except NotAFileError as exc:
+            raise GlossaryError(f"glossary file not found: {path}" if exc.missing else str(exc)) from exc
         try:
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError as exc:

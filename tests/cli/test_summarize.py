@@ -175,3 +175,59 @@ def test_json_on_the_starter_model(tmp_path: Path, kestrel_home: Path, starter_m
     assert last["chunks"] >= 2 and last["chunks_summarized"] == last["chunks"]
     assert {c for s in last["sources"] for c in s["chunks"]} == set(range(last["chunks"]))
     assert last["sources"][0]["first"] == "§ Part 0"
+
+
+# ---- hostile files: each ends within seconds, in little memory, with one line ---------------
+def hostile_files(folder: Path) -> dict[str, tuple[Path, str]]:
+    from tests.documents.samples import make_raw_docx, make_zip_bomb_docx
+
+    folder.mkdir(exist_ok=True)
+    pipe = folder / "pipe.txt"
+    os.mkfifo(pipe)
+    directory = folder / "report.pdf"
+    directory.mkdir()
+    return {
+        "named pipe": (pipe, "pipe.txt: this is a named pipe, not a document; Kestrel reads only regular files"),
+        "folder": (directory, "report.pdf: this is a folder, not a document"),
+        "zip bomb": (make_zip_bomb_docx(folder / "bomb.docx", 1024), "expands to 1.00 GiB when unpacked"),
+        "four million paragraphs": (make_raw_docx(folder / "many.docx", b"<w:p/>", 4_000_000),
+                                    "more than 1,000,000 XML elements"),
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/proc/self/status").exists(),
+                    reason="named pipes and /proc are POSIX/Linux")
+def test_hostile_files_end_in_seconds_with_one_line(tmp_path: Path, kestrel_home: Path) -> None:
+    import time
+
+    for case, (path, words) in hostile_files(tmp_path / "docs").items():
+        rss = tmp_path / f"{case}.rss"
+        began = time.monotonic()
+        result = kestrel([str(path), "--json"], kestrel_home, timeout=60, rss_file=rss)
+        took = time.monotonic() - began
+        assert_one_line_error(result, words)
+        assert took < 10, f"{case}: {took:.1f} s"
+        peak_mb = int(rss.read_text()) / 1024
+        assert peak_mb < 500, f"{case}: {peak_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("kind", ["20,000 divs", "100,000 nested divs"])
+def test_hostile_html_is_summarized_end_to_end_in_seconds(tmp_path: Path, kestrel_home: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    import time
+
+    from tests.documents.samples import many_divs_html, nested_divs_html
+
+    monkeypatch.setattr(app.cli.engine, "make_engine", lambda spec: FakeEngine(
+        reply="A short summary of this part.", tokens_per_s=0, prefill_tps=0, n_ctx=4096))
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF")
+    page = tmp_path / "page.html"
+    page.write_text(many_divs_html() if kind.startswith("20") else nested_divs_html(), encoding="utf-8")
+    began = time.monotonic()
+    code = cli_summarize.run(parse([str(page), "--model", str(model), "--json", "--no-cache"]))
+    took = time.monotonic() - began
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and last["chunks"] > 10 and last["chunks_summarized"] == last["chunks"]
+    assert took < 10, f"{took:.1f} s"

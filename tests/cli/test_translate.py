@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +18,8 @@ from app.cli.main import main
 from app.engines.contract import ChatMessage
 from app.engines.fake import FakeEngine
 from app.translate.runner import prompt_segment
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def upper(messages: Sequence[ChatMessage]) -> str:
@@ -153,3 +158,41 @@ def test_the_output_file_is_written_atomically(model: Path, tmp_path: Path, monk
     assert written == [out] and out.read_text(encoding="utf-8") == "HELLO."
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     assert capsys.readouterr().out == ""
+
+
+# ---- paths that are not regular files: named, never opened ----------------------------------
+def _kestrel_process(argv: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """A separate process, so that a regression blocking on a pipe fails by timeout, not hangs."""
+    code = "import sys\nfrom app.cli.main import main\nsys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, "translate", *argv], capture_output=True, text=True,
+                          env={**os.environ, "KESTREL_HOME": str(home)}, timeout=30, cwd=ROOT)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("name", ["pipe.txt", "pipe"])
+def test_a_named_pipe_is_refused_by_name_not_read(tmp_path: Path, kestrel_home: Path, name: str) -> None:
+    pipe = tmp_path / name
+    os.mkfifo(pipe)
+    result = _kestrel_process(["--model", str(tmp_path / "none.gguf"), "--to", "fr", str(pipe)], kestrel_home)
+    assert result.returncode == EXIT_ERROR and result.stdout == ""
+    assert result.stderr == f"kestrel: error: {name}: this is a named pipe, not a document; " \
+                            "Kestrel reads only regular files\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_glossary_that_is_a_pipe_or_a_folder_is_refused(tmp_path: Path, kestrel_home: Path) -> None:
+    pipe = tmp_path / "terms.tsv"
+    os.mkfifo(pipe)
+    for glossary, words in ((pipe, "terms.tsv: this is a named pipe, not a glossary"),
+                            (tmp_path, "this is a folder, not a glossary")):
+        result = _kestrel_process(["--model", str(tmp_path / "none.gguf"), "--to", "fr", "--glossary",
+                                   str(glossary), "Hello"], kestrel_home)
+        assert result.returncode == EXIT_ERROR and result.stderr.count("\n") == 1 and words in result.stderr
+
+
+def test_text_too_long_to_be_a_file_name_is_translated_as_text(model: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    text = "-".join(f"kestrel{i}" for i in range(40))  # 389 characters, no spaces
+    # os.stat says "file name too long": no such file can exist, so the argument is the text
+    assert kestrel(["--model", str(model), "--to", "fr", text]) == 0
+    assert capsys.readouterr().out == text.upper() + "\n"

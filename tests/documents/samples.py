@@ -53,3 +53,59 @@ def make_docx(path: Path) -> Path:
     document.add_paragraph("Open country and towns.")
     document.save(str(path))
     return path
+
+
+# ---- hostile documents, generated in well under a second ---------------------------------
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/word/document.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+_PACKAGE_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="word/document.xml" Type='
+    '"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/></Relationships>')
+_BODY_START = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document '
+               b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>')
+_BODY_END = b"</w:body></w:document>"
+PARAGRAPH = b"<w:p><w:r><w:t>Kestrel</w:t></w:r></w:p>"
+
+
+def make_raw_docx(path: Path, repeat: bytes, times: int, *, extra: dict[str, bytes] | None = None,
+                  document_name: str = "word/document.xml") -> Path:
+    """A minimal Word package whose body is ``repeat`` written ``times`` times (streamed: any size)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES.replace("/word/document.xml", "/" + document_name))
+        archive.writestr("_rels/.rels", _PACKAGE_RELS.replace("word/document.xml", document_name))
+        with archive.open(document_name, "w", force_zip64=True) as part:
+            part.write(_BODY_START + PARAGRAPH)
+            block = repeat * max(1, (1 << 20) // max(1, len(repeat)))
+            per_block = len(block) // len(repeat) if repeat else 0
+            left = times
+            while left >= per_block > 0:
+                part.write(block)
+                left -= per_block
+            part.write(repeat * left)
+            part.write(_BODY_END)
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def make_zip_bomb_docx(path: Path, unpacked_mib: int = 300) -> Path:
+    """A small file whose document.xml unpacks to ``unpacked_mib`` MiB of blanks."""
+    return make_raw_docx(path, b" ", unpacked_mib << 20)
+
+
+def many_divs_html(count: int = 20_000) -> str:
+    return "<html><body>" + "".join(f"<div>Item {i} says hello to the reader.</div>\n" for i in range(count)) + \
+        "</body></html>"
+
+
+def nested_divs_html(depth: int = 100_000) -> str:
+    return "<html><body>" + "".join(f"<div>t{i}" for i in range(depth)) + "</div>" * depth + "</body></html>"

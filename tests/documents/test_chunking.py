@@ -152,3 +152,25 @@ def test_split_text_prefers_sentences_then_spaces() -> None:
     assert pieces[0] == "One two three. " and all(len(p) <= 20 for p in pieces)
     assert "".join(pieces) == "One two three. Four five six. " + "x" * 50
     assert re.fullmatch(r"x+", pieces[-1])
+
+
+def test_tiny_paragraphs_denser_than_the_learned_ratio_still_chunk() -> None:
+    """100,000 one-word paragraphs whose first chunks hold more tokens per character than the
+    document's average: the count must steer the cut, never end in "a single character does
+    not fit" (which a 100,000-div page used to hit)."""
+    from app.documents.chunking import TokenRatio
+
+    paragraphs = [f"t{i}" for i in range(100_000)]
+    sections = [Section(i, f"¶ {i * 1000 + 1}–{i * 1000 + 1000}", JOIN.join(paragraphs[i * 1000:(i + 1) * 1000]))
+                for i in range(100)]
+
+    def count(text: str) -> int:  # every paragraph and every break is a token, as with a word tokenizer
+        return text.count(JOIN) * 2 + 1
+
+    ratio = TokenRatio()
+    whole = JOIN.join(s.text for s in sections)
+    ratio.learn(len(whole), count(whole))  # the plan learns the whole document's average first
+    chunks = list(chunk_sections(sections, 3500, count, target=3400, ratio=ratio))
+    assert all(c.tokens <= 3500 for c in chunks)
+    assert JOIN.join(c.text for c in chunks) == whole
+    assert len(chunks) < 70  # well filled: about 1,750 paragraphs each

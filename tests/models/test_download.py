@@ -34,6 +34,7 @@ from app.models.download import (
     partial_size,
     target_path,
 )
+from app.models.download.pace import Pace
 from app.models.library import Library
 from tests.hub_server import FakeHub, loopback_only, model_bytes
 
@@ -222,6 +223,63 @@ def test_stop_takes_effect_within_half_a_second(hub: FakeHub, stall: bool) -> No
     assert time.monotonic() - began < 0.5
     assert isinstance(box.get("error"), DownloadCancelled)
     assert part_of().stat().st_size >= 256 << 10
+
+
+# ---- a server that trickles ------------------------------------------------------------
+def test_a_server_that_sends_a_little_and_stalls_every_time_is_abandoned(hub: FakeHub) -> None:
+    hub.stall_after = 4096  # every connection: 4 KiB, then nothing until the read times out
+    began = time.monotonic()
+    with pytest.raises(DownloadError) as caught:
+        fetch(hub, timeout=0.4, min_bytes=64 << 10, window=2.0)
+    took = time.monotonic() - began
+    message = str(caught.value)
+    assert not isinstance(caught.value, DownloadCancelled)
+    assert "abandoned: less than 64.0 KiB arrived in 2 s" in message and "too slowly" in message
+    assert "\n" not in message and part_of().name in message
+    assert len(hub.transfers(FILE)) >= 3  # it did reconnect, each time getting a little
+    assert 2.0 <= took < 4.0  # the window, not the ~8 minutes the reconnects alone would take
+    assert part_of().stat().st_size == hub.bytes_sent(FILE)  # what came is kept for a resume
+
+
+def test_a_steady_trickle_is_abandoned_mid_connection(hub: FakeHub) -> None:
+    hub.rate = 4096  # 4 KiB/s on one live connection
+    began = time.monotonic()
+    with pytest.raises(DownloadError, match=r"abandoned: less than 16\.0 KiB arrived in 1 s"):
+        fetch(hub, min_bytes=16 << 10, window=1.0)
+    assert 1.0 <= time.monotonic() - began < 2.5
+    assert len(hub.transfers(FILE)) == 1  # no reconnect was needed to notice
+
+
+def test_a_slow_server_above_the_floor_finishes(hub: FakeHub) -> None:
+    hub.rate = 160 << 10  # ~1.4 s for the small file: a few windows, each five times above the floor
+    result = fetch(hub, SMALL, min_bytes=16 << 10, window=0.5)
+    assert result.path.read_bytes() == model_bytes(256, 64)
+
+
+def test_waits_before_a_retry_do_not_count_against_the_pace(hub: FakeHub) -> None:
+    hub.fail_status, hub.fail_times = 503, 2
+    result = fetch(hub, SMALL, retry_delay=0.4, min_bytes=1, window=0.3)  # waits of 0.4 s and 0.8 s
+    assert result.reconnects == 2 and result.path.read_bytes() == model_bytes(256, 64)
+
+
+def test_pace_windows_roll_over_and_pause() -> None:
+    now = [100.0]
+    pace = Pace(min_bytes=1000, window=10.0, clock=lambda: now[0])
+    pace.start(0)
+    now[0] = 109.9
+    assert not pace.too_slow(0)  # a window is not over yet
+    now[0] = 110.0
+    assert not pace.too_slow(1000)  # enough came: a new window starts at 110
+    now[0] = 119.0
+    pace.pause()
+    now[0] = 500.0  # a long retry wait
+    assert not pace.too_slow(1000)
+    pace.resume()
+    now[0] = 500.9
+    assert not pace.too_slow(1500)  # 9.9 s of transfer time in this window
+    now[0] = 501.0
+    assert pace.too_slow(1999) and pace.too_slow(1999)  # 999 bytes in 10 s: too slow, and it stays so
+    assert pace.describe() == "less than 1000 B arrived in 10 s"
 
 
 def test_a_part_of_another_file_version_is_discarded(hub: FakeHub) -> None:

@@ -289,6 +289,29 @@ def test_bad_documents_are_refused_with_one_clear_line(tmp_path: Path, name: str
         load_document(tmp_path / "missing.docx")
 
 
+def test_hostile_documents_end_quickly_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: linear HTML; zip bombs and millions of elements refused before python-docx; a bound on paragraphs."""
+    import time
+
+    from app.documents import archive
+    from tests.documents.samples import make_raw_docx, make_zip_bomb_docx, nested_divs_html
+
+    nested = tmp_path / "nested.html"
+    nested.write_text(nested_divs_html(100_000), encoding="utf-8")
+    began = time.monotonic()
+    assert len(load_document(nested).segments) == 100_000
+    assert time.monotonic() - began < 10
+    monkeypatch.setattr(archive, "MAX_PARAGRAPHS", 1_000)
+    for path, words in ((make_zip_bomb_docx(tmp_path / "bomb.docx", 300), "expands to 300 MiB when unpacked"),
+                        (make_raw_docx(tmp_path / "many.docx", b"<w:p/>", 4_000_000), "XML elements"),
+                        (make_raw_docx(tmp_path / "long.docx", b"<w:p><w:r><w:t>x</w:t></w:r></w:p>", 1_010),
+                         "more than 1,000 paragraphs")):
+        began = time.monotonic()
+        with pytest.raises(DocumentError, match=words) as info:
+            load_document(path)
+        assert time.monotonic() - began < 10 and str(info.value).startswith(f"{path.name}: ")
+
+
 # ---- glossary -----------------------------------------------------------------------------
 def test_glossary_is_listed_only_when_used_and_missing_terms_are_warned() -> None:
     glossary = Glossary([GlossaryEntry("Kestrel", keep=True), GlossaryEntry("engine", "moteur"),

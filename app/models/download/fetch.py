@@ -15,6 +15,7 @@ from app import __version__
 from app.models.download.errors import DownloadError
 from app.models.download.files import exclusive, target_path
 from app.models.download.hub import clean_endpoint, model_info, remote_file
+from app.models.download.pace import MIN_BYTES, WINDOW_S, Pace
 from app.models.download.progress import ProgressCallback
 from app.models.download.transfer import TransferJob
 from app.models.library import Library
@@ -65,11 +66,15 @@ def download_file(
     retries: int = 5,
     retry_delay: float = 1.0,
     timeout: float = 30.0,
+    min_bytes: int = MIN_BYTES,
+    window: float = WINDOW_S,
 ) -> DownloadResult:
     """Download ``filename`` of ``repo_id`` into the models folder, resuming any kept part.
 
     ``retries`` is how many times in a row a connection may fail without bringing new bytes
-    (waits double from ``retry_delay``); ``timeout`` bounds a connect and each read.
+    (waits double from ``retry_delay``); ``timeout`` bounds a connect and each read. Less
+    than ``min_bytes`` arriving in any ``window`` seconds of transfer (across reconnects,
+    retry waits left out) abandons the download with a DownloadError, the part kept.
     ``token=None`` uses the login saved by ``hf auth login`` if any (gated repositories).
 
     Raises DownloadCancelled when ``stop`` is set (the part is kept), ChecksumMismatch or
@@ -103,7 +108,7 @@ def download_file(
     with exclusive(target):
         job = TransferJob(repo_id=repo_id, filename=filename, remote=remote, url=url, target=target,
                    headers=headers, progress=progress, stop=stop, retries=retries,
-                   retry_delay=retry_delay, timeout=timeout)
+                   retry_delay=retry_delay, timeout=timeout, pace=Pace(min_bytes, window))
         sha256, size = job.run()
     (library or Library()).add(target, "downloaded")
     return DownloadResult(

@@ -1,7 +1,8 @@
 """The resumable transfer of one file into its ``.part``, then verification and the rename.
 
 HTTP Range requests continue from the bytes on disk after a cut connection, a stop or a
-restart; waits between reconnects double; a stop shuts a stalled socket down at once.
+restart; waits between reconnects double; a stop shuts a stalled socket down at once, and so
+does a server that sends less than the minimum pace (``pace``), which abandons the download.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,6 +27,7 @@ from app.gguf.reader import GGUFError, read_gguf_info
 from app.models.download.errors import ChecksumMismatch, DownloadCancelled, DownloadError, VerificationFailed
 from app.models.download.files import meta_path, part_path
 from app.models.download.hub import RemoteFile, first_line
+from app.models.download.pace import Pace
 from app.models.download.progress import Meter, Phase, ProgressCallback
 
 _HASH_CHUNK = 4 << 20        # re-hash an existing part in 4 MiB reads
@@ -43,8 +45,8 @@ class _Retryable(Exception):
 
 
 @contextmanager
-def _interrupt_on_stop(response: Any, stop: threading.Event) -> Iterator[None]:
-    """Shut the response's socket down when ``stop`` is set.
+def _interrupt_on_stop(response: Any, stop: threading.Event, give_up: Callable[[], bool]) -> Iterator[None]:
+    """Shut the response's socket down when ``stop`` is set or ``give_up()`` says so (too slow).
 
     Why: a read on a stalled connection blocks until the read timeout (30 s); shutting the
     socket down from another thread wakes it at once, so a stop takes effect within ~0.1 s.
@@ -58,7 +60,7 @@ def _interrupt_on_stop(response: Any, stop: threading.Event) -> Iterator[None]:
 
     def watch() -> None:
         while not finished.is_set():
-            if stop.wait(_STOP_POLL):
+            if stop.wait(_STOP_POLL) or give_up():
                 if not finished.is_set():
                     try:
                         socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, also for TLS
@@ -107,7 +109,7 @@ class TransferJob:
 
     def __init__(self, *, repo_id: str, filename: str, remote: RemoteFile, url: str, target: Path,
                  headers: dict[str, str], progress: ProgressCallback | None, stop: threading.Event,
-                 retries: int, retry_delay: float, timeout: float) -> None:
+                 retries: int, retry_delay: float, timeout: float, pace: Pace | None = None) -> None:
         self.repo_id = repo_id
         self.filename = filename
         self.remote = remote
@@ -120,6 +122,7 @@ class TransferJob:
         self.retries = max(0, retries)
         self.retry_delay = max(0.0, retry_delay)
         self.timeout = timeout
+        self.pace = pace if pace is not None else Pace()
         self.meter = Meter(progress, repo_id, filename)
         self.hasher = hashlib.sha256()
         self.offset = 0
@@ -216,8 +219,10 @@ class TransferJob:
     def _transfer(self, client: httpx.Client) -> None:
         """Connect, stream, and on a cut reconnect with a Range header, backing off."""
         failures = 0
+        self.pace.start(self.transferred)
         while True:
             self._check_stop()
+            self._check_pace()
             if self.total is not None and self.offset >= self.total:
                 return
             before = self.offset
@@ -230,6 +235,7 @@ class TransferJob:
                 reason, retry_after = str(exc), exc.retry_after
             except httpx.TransportError as exc:
                 self._check_stop()
+                self._check_pace()  # the watcher cut a connection that was too slow
                 reason = _describe_transport(exc)
             except httpx.HTTPError as exc:  # e.g. too many redirects, a bad URL
                 raise DownloadError(f"cannot download {self.filename}: {first_line(exc)}") from exc
@@ -244,13 +250,16 @@ class TransferJob:
             self.reconnects += 1
             wait = f"{delay:.1f} s" if delay < 10 else format_duration(delay)
             self._emit("retrying", self.offset, force=True, note=f"{reason}; retrying in {wait}")
+            self.pace.pause()
             if self.stop.wait(delay):
                 raise self._cancelled()
+            self.pace.resume()
 
     def _attempt(self, client: httpx.Client) -> bool:
         """One request; True when the whole file is on disk."""
         headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
-        with client.stream("GET", self.url, headers=headers) as resp, _interrupt_on_stop(resp, self.stop):
+        with (client.stream("GET", self.url, headers=headers) as resp,
+              _interrupt_on_stop(resp, self.stop, self._too_slow)):
             status = resp.status_code
             if status in _RETRY_STATUSES:
                 raise _Retryable(f"the server answered HTTP {status}",
@@ -298,6 +307,9 @@ class TransferJob:
             self.offset += len(chunk)
             self.transferred += len(chunk)
             self._emit("downloading", self.offset)
+            if self._too_slow():
+                fh.flush()
+                raise self._abandoned()
             if self.total is not None and self.offset > self.total:
                 return  # more than the hub announced: the size check rejects it
 
@@ -354,6 +366,19 @@ class TransferJob:
     def _check_stop(self) -> None:
         if self.stop.is_set():
             raise self._cancelled()
+
+    def _too_slow(self) -> bool:
+        return self.pace.too_slow(self.transferred)
+
+    def _check_pace(self) -> None:
+        """Abandon the download when the pace has been too slow (the part is kept for a resume)."""
+        if self._too_slow():
+            raise self._abandoned()
+
+    def _abandoned(self) -> DownloadError:
+        return DownloadError(
+            f"download of {self.filename} abandoned: {self.pace.describe()}, the server is sending too "
+            f"slowly; {format_bytes(self.offset)} kept in {self.part.name}, download it again to resume")
 
     def _cancelled(self) -> DownloadCancelled:
         of = f" of {format_bytes(self.total)}" if self.total else ""
