@@ -7,6 +7,7 @@ last ones run llama.cpp on the starter model and kill its child mid-reply.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -266,3 +267,37 @@ def test_kill_9_of_the_real_engine_mid_reply(starter_model: Path) -> None:
     assert "".join(e.stream([ChatMessage("user", "Say hello.")], GenerationParams(max_tokens=4, temperature=0.0)))
     assert e.last_stats is not None and e.last_stats.completion_tokens > 0
     e.unload()
+
+
+RAW_LOAD = """
+import sys, llama_cpp
+model = llama_cpp.llama_model_load_from_file(sys.argv[1].encode(), llama_cpp.llama_model_default_params())
+context = llama_cpp.llama_init_from_model(model, llama_cpp.llama_context_default_params())
+token = (llama_cpp.llama_token * 1)(1)
+llama_cpp.llama_decode(context, llama_cpp.llama_batch_get_one(token, 1))
+"""
+
+
+@pytest.mark.parametrize(("key", "value", "reason"), [
+    ("llama.block_count", (0, "UINT32"),
+     r"GGML_ASSERT\(hparams\.n_layer_all > 0 && hparams\.n_layer_all <= LLAMA_MAX_LAYERS\) failed "
+     r"\(llama-model\.cpp:\d+\)"),
+    ("llama.attention.layer_norm_rms_epsilon", (float("nan"), "FLOAT32"),
+     r"GGML_ASSERT\(eps >= 0\.0f\) failed \(ops\.cpp:\d+\)"),
+])
+def test_the_reason_is_read_from_llama_cpps_real_assert(tmp_path: Path, key: str, value: tuple[object, str],
+                                                        reason: str) -> None:
+    """llama.cpp itself (no Kestrel checks in front) aborting on a bad file: its words are found."""
+    import subprocess
+    import sys
+
+    import gguf
+
+    from tests import gguf_files
+
+    bad = gguf_files.rewrite_metadata(gguf_files.write_tiny_llama(tmp_path / "tiny.gguf"), tmp_path / "bad.gguf",
+                                      {key: (value[0], gguf.GGUFValueType[value[1]])})
+    result = subprocess.run([sys.executable, "-c", RAW_LOAD, str(bad)], capture_output=True, text=True,
+                            env={**os.environ, "GGML_NO_BACKTRACE": "1"}, timeout=60)
+    assert result.returncode == -signal.SIGABRT
+    assert re.fullmatch(reason, describe_exit(result.returncode, result.stderr))

@@ -136,3 +136,34 @@ def test_a_successful_load_clears_the_record(qtbot: QtBot, kestrel_home: Path, g
         assert crashes.crash_reason(good_model) is None
     finally:
         w.close()
+
+
+def test_a_file_llama_cpp_would_assert_on_is_refused_and_the_previous_model_answers(
+        qtbot: QtBot, kestrel_home: Path, good_model: Path, tmp_path: Path) -> None:
+    """The real engine: a header the checks refuse never reaches llama.cpp, and the loaded model stays."""
+    import gguf
+
+    from app.engines.process.engine import ProcessEngine
+
+    bad = gguf_files.rewrite_metadata(good_model, tmp_path / "layers0.gguf",
+                                      {"llama.block_count": (0, gguf.GGUFValueType.UINT32)})
+    w = Window(qtbot, good_model)
+    w.engine = ProcessEngine()
+    try:
+        w.window.load_model()
+        qtbot.waitUntil(lambda: w.controller.state is ModelState.READY, timeout=30000)
+        pid = w.engine.pid
+        with qtbot.waitSignal(w.controller.load_failed, timeout=10000) as failed:
+            w.settings.set("model_path", str(bad))
+        assert failed.args[0].startswith("layers0.gguf: its layer count is 0")
+        qtbot.waitUntil(lambda: w.controller.state is ModelState.READY, timeout=10000)
+        model = w.controller.model
+        assert model is not None and model.path == good_model and w.engine.pid == pid
+        assert w.window.chat.notice.text().startswith("layers0.gguf")  # the refusal is shown
+        w.settings.set("max_tokens", 2)
+        with qtbot.waitSignal(w.controller.finished, timeout=30000):
+            send(qtbot, w, "hello")
+        stored = w.history.messages(w.window.chat.conversation_id or -1)
+        assert len(stored) == 2 and stored[1].complete
+    finally:
+        w.close()

@@ -56,6 +56,7 @@ from app.gguf.reader import GGUFError, GGUFInfo, read_gguf_info
 CTX_ALIGN = 256  # llama.cpp pads n_ctx to 256; keeping ours aligned keeps prefix math exact
 N_BATCH = 512
 PROGRESS_INTERVAL_S = 0.25
+TEMPLATE_DEADLINE_S = 2.0  # a chat template renders in milliseconds; one that runs longer is refused
 ABORTED = 2  # llama_decode's return code when the abort callback said stop
 
 
@@ -281,7 +282,8 @@ class LlamaEngine(TokenEngine, LogprobEngine):
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], tuple[str, ...]]:
         """The exact tokens ``stream`` would evaluate for these messages, and its stop strings."""
         try:
-            prompt = self._formatter.format(messages)
+            prompt = self._formatter.format(messages, max_chars=self._prompt_limit(messages),
+                                            deadline_s=TEMPLATE_DEADLINE_S)
         except TemplateError as exc:
             raise EngineError(str(exc)) from exc
         tokens = self.tokenize(prompt.text, add_special=True, parse_special=prompt.parse_special)
@@ -289,6 +291,18 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         if len(tokens) > 1 and tokens[0] == bos and tokens[1] == bos:
             tokens = tokens[1:]  # the template wrote BOS itself; don't double it
         return tokens, prompt.stops
+
+    def _prompt_limit(self, messages: Sequence[ChatMessage]) -> int:
+        """The most characters a template may render for ``messages``.
+
+        A template wraps each message in a few markers; it never multiplies the content. So
+        a prompt far larger than the messages (or than the context could ever hold) is a
+        runaway template, refused before it fills memory. A long history beyond the context
+        still renders, so it can be counted and trimmed.
+        """
+        n_ctx = self._loaded.n_ctx if self._loaded is not None else 4096
+        content = sum(len(m.content) for m in messages)
+        return max(n_ctx * 16, 4 * content + 65536)
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens the prompt for ``messages`` takes (what the context budget shows)."""

@@ -64,6 +64,7 @@ from app.engines.process.protocol import (
     Stream,
     Tokenize,
 )
+from app.gguf.reader import GGUFError, read_gguf_info
 
 POLL_S = 0.005  # how often a waiting request looks at its stop event
 LOG_TAIL_BYTES = 16384
@@ -179,6 +180,11 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         """Start a fresh child and load ``spec`` in it; cancel ends the child at once."""
         if not isinstance(spec, LocalModel):
             raise EngineError(f"The llama.cpp engine loads GGUF files, not {spec.label}.")
+        if self._kind == "llama":
+            try:  # a plainly bad file is refused here, without starting a child
+                read_gguf_info(spec.path)
+            except GGUFError as exc:
+                raise EngineError(str(exc)) from exc
         self.unload()
         if cancel is not None and cancel.is_set():
             raise LoadCancelled(f"Loading {spec.label} was cancelled.")

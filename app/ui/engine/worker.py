@@ -138,13 +138,13 @@ class EngineWorker(QObject):
         try:
             engine = self._engine_for(request.spec)
             loaded = engine.load(request.spec, lambda f: self.load_progress.emit(request.load_id, f), request.cancel)
-        except EngineCrashed as exc:
-            self._remember_crash(request.spec, str(exc))
+        except LoadCancelled as exc:
             self.load_failed.emit(request.load_id, str(exc))
-            if self._good is not None and self._good != request.spec:
-                self._recover(engine)
         except EngineError as exc:
+            if isinstance(exc, EngineCrashed):
+                self._remember_crash(request.spec, str(exc))
             self.load_failed.emit(request.load_id, str(exc))
+            self._back_to_good(request.spec)
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the thread silently
             log.error("load crashed:\n%s", traceback.format_exc())
             self.load_failed.emit(request.load_id, f"Unexpected error while loading: {exc}")
@@ -161,6 +161,16 @@ class EngineWorker(QObject):
     def _remember_crash(spec: ModelSpec | None, reason: str) -> None:
         if isinstance(spec, LocalModel):
             crashes.record(spec.path, reason)
+
+    def _back_to_good(self, failed: ModelSpec) -> None:
+        """After a failed load the last good model is in use again: still loaded, or loaded afresh."""
+        engine = self.engine
+        if engine is None:
+            return
+        if engine.loaded is not None:  # the engine refused the new file before letting go of the old one
+            self.loaded.emit(-1, engine.loaded)
+        elif self._good is not None and self._good != failed:
+            self._recover(engine)
 
     def _recover(self, engine: Engine) -> None:
         """After a crash: a fresh engine with the last model that loaded well (``loaded(-1, ...)``)."""
