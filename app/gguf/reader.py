@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from app.base.files import file_kind
 from app.gguf.checks import Vocabulary, header_problem
 
 # llama_ftype (general.file_type) -> short name; checked against gguf.constants.LlamaFileType.
@@ -461,10 +462,8 @@ def read_gguf_info(path: str | os.PathLike[str]) -> GGUFInfo:
         raise GGUFError(p, "file does not exist") from None
     except (OSError, ValueError) as e:
         raise GGUFError(p, f"cannot access the file: {e}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise GGUFError(p, "is a directory, not a GGUF file")
-    if not stat.S_ISREG(st.st_mode):
-        raise GGUFError(p, "is not a regular file")
+    if not stat.S_ISREG(st.st_mode):  # never open a pipe or a device: it may block or never end
+        raise GGUFError(p, f"is {file_kind(st.st_mode)}, not a GGUF file")
     if st.st_size == 0:
         raise GGUFError(p, "empty file (0 bytes)")
     try:

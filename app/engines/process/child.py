@@ -49,6 +49,10 @@ from app.gguf.memory import current_rss
 EngineKind = Literal["llama", "fake"]
 CHILD_FLAG = "_engine-child"  # the frozen bundle's executable runs the child when given this
 PROGRESS_STEP = 0.01  # send load progress in steps of 1 %
+# Deltas within this interval travel together: the window repaints at most ~30 times a second
+# anyway, and each message wakes the parent on a core the decode could use. A delta is held
+# at most until the next token (or the end), so what reaches the screen is never late by more.
+DELTA_INTERVAL_S = 1 / 30
 
 
 def _make_engine(kind: EngineKind, options: dict[str, Any]) -> Any:
@@ -102,7 +106,9 @@ class _Child:
                 os._exit(0)
             if isinstance(message, Stop):
                 with self._lock:
-                    self._events.setdefault(message.request_id, threading.Event()).set()
+                    event = self._events.get(message.request_id)  # None: that request has ended
+                if event is not None:
+                    event.set()
                 continue
             rid, request = message
             with self._lock:
@@ -167,8 +173,17 @@ class _Child:
         replies = engine.stream_tokens(tokens, request.params, stop=stop, on_progress=self._live,
                                        extra_stops=stops, started=started)
         self._send(Prompted())
+        held: list[str] = []
+        sent_at = 0.0
         for text in replies:
-            self._send(Delta(text))
+            held.append(text)
+            now = time.monotonic()
+            if now - sent_at >= DELTA_INTERVAL_S:  # the first at once, then at most ~30 a second
+                self._send(Delta("".join(held)))
+                held.clear()
+                sent_at = now
+        if held:
+            self._send(Delta("".join(held)))
         stats = engine.last_stats
         self._send(Done(None, None if stats is None else replace(stats, engine_rss_bytes=current_rss())))
 

@@ -11,10 +11,11 @@ was being done and why, from the child's exit status and last output; what was a
 streamed has been yielded and stays with the caller. The next load starts a fresh child.
 A child that died while idle is restarted with its model before the next request.
 
-Stop: the caller's event is checked every few milliseconds while waiting and sent on as a
-:class:`Stop` message; a child that does not finish within ``stop_grace_s`` after that is
-killed (the last resort). A prompt that takes longer than ``prompt_deadline_s`` to render
-and tokenize (a runaway chat template in native code) gets the child killed too.
+Stop: a :class:`~app.engines.process.watchdog.Watchdog` thread per request sends
+:class:`Stop` the moment the caller's event is set, so the reading thread can block on the
+pipe; a child that has not finished ``stop_grace_s`` after a stop is killed (the last
+resort), and so is one that takes longer than ``prompt_deadline_s`` to render and tokenize
+a prompt (a runaway chat template stuck in native code).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -64,9 +64,9 @@ from app.engines.process.protocol import (
     Stream,
     Tokenize,
 )
+from app.engines.process.watchdog import Watchdog
 from app.gguf.reader import GGUFError, read_gguf_info
 
-POLL_S = 0.005  # how often a waiting request looks at its stop event
 LOG_TAIL_BYTES = 16384
 
 
@@ -123,6 +123,11 @@ class _Child:
         except OSError:
             return ""
 
+    def kill(self) -> None:
+        """End the child now (a watchdog's last resort); the pipe then reads as closed."""
+        if self.alive():
+            self.process.kill()
+
     def end(self, *, kill: bool = False) -> None:
         """Close the pipe (the child exits on its own), or kill it; then clean up."""
         if kill and self.alive():
@@ -147,7 +152,7 @@ class ProcessEngine(TokenEngine, LogprobEngine):
     """A llama.cpp engine (or, for tests, a fake one) living in a child process."""
 
     def __init__(self, kind: EngineKind = "llama", options: dict[str, Any] | None = None, *,
-                 stop_grace_s: float = 5.0, prompt_deadline_s: float = 8.0) -> None:
+                 stop_grace_s: float = 5.0, prompt_deadline_s: float = 4.5) -> None:
         self._kind: EngineKind = kind
         self._options = dict(options or {})
         self.stop_grace_s = stop_grace_s
@@ -158,6 +163,7 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         self._last_stats: GenerationStats | None = None
         self._next_id = 0
         self._open_stream: int | None = None  # the id of a reply not read to its end
+        self._send_lock = threading.Lock()  # a request's watchdog sends Stop from its own thread
 
     # ---- state -----------------------------------------------------------------------
     @property
@@ -244,21 +250,28 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         """Send the request and wait until its prompt is built (errors raise here, as in-process)."""
         self._last_stats = None
         stop = stop or threading.Event()
-        doing = self._doing("answering")
         rid = self._send(request)
-        first = self._receive(rid, doing, stop, deadline=time.monotonic() + self.prompt_deadline_s)
+        doing = self._doing("answering")
+        watch = self._watch(rid, stop, deadline_s=self.prompt_deadline_s)
+        try:
+            first = self._receive(rid, doing, watch)
+        except BaseException:
+            watch.end()
+            raise
         if isinstance(first, Failed | Done):
+            watch.end()
             self._finish(first)
             return iter(())
+        watch.clear_deadline()  # prefill and decode take as long as they take; stop still works
         self._open_stream = rid
-        return self._replies(rid, doing, stop, on_progress)
+        return self._replies(rid, doing, watch, on_progress)
 
-    def _replies(self, rid: int, doing: str, stop: threading.Event,
+    def _replies(self, rid: int, doing: str, watch: Watchdog,
                  on_progress: ProgressCallback | None) -> Iterator[str]:
         ended = False
         try:
             while True:
-                reply = self._receive(rid, doing, stop)
+                reply = self._receive(rid, doing, watch)
                 if isinstance(reply, Delta):
                     yield reply.text
                 elif isinstance(reply, Live):
@@ -270,6 +283,7 @@ class ProcessEngine(TokenEngine, LogprobEngine):
                     self._finish(reply)
                     return
         finally:
+            watch.end()
             if not ended and self._open_stream == rid:
                 self._drain(rid)  # the caller stopped reading: stop the reply, keep the child in step
 
@@ -281,14 +295,17 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         self._open_stream = None
         stop = threading.Event()
         stop.set()
+        watch = self._watch(rid, stop)
         try:
             while True:
-                reply = self._receive(rid, self._doing("stopping"), stop)
+                reply = self._receive(rid, self._doing("stopping"), watch)
                 if isinstance(reply, Done | Failed):
                     self._last_stats = reply.stats
                     return
         except EngineError:
             return  # the child was ended; the next request says so or starts a fresh one
+        finally:
+            watch.end()
 
     # ---- the pipe --------------------------------------------------------------------
     def _doing(self, verb: str) -> str:
@@ -298,14 +315,17 @@ class ProcessEngine(TokenEngine, LogprobEngine):
               on_progress: LoadProgress | None = None, deadline: float | None = None) -> Any:
         """Send a request and wait for its one result."""
         rid = self._send(request)
-        end = None if deadline is None else time.monotonic() + deadline
-        while True:
-            reply = self._receive(rid, doing, cancel, deadline=end, cancel_kills=isinstance(request, Load))
-            if isinstance(reply, Progress):
-                if on_progress is not None:
-                    on_progress(reply.fraction)
-            elif isinstance(reply, Done | Failed):
-                return self._finish(reply)
+        watch = self._watch(rid, cancel, deadline_s=deadline, cancel_kills=isinstance(request, Load))
+        try:
+            while True:
+                reply = self._receive(rid, doing, watch)
+                if isinstance(reply, Progress):
+                    if on_progress is not None:
+                        on_progress(reply.fraction)
+                elif isinstance(reply, Done | Failed):
+                    return self._finish(reply)
+        finally:
+            watch.end()
 
     def _send(self, request: Request) -> int:
         if self._open_stream is not None:
@@ -319,7 +339,8 @@ class ProcessEngine(TokenEngine, LogprobEngine):
             assert child is not None
         self._next_id += 1
         try:
-            child.conn.send((self._next_id, request))
+            with self._send_lock:
+                child.conn.send((self._next_id, request))
         except (OSError, ValueError) as exc:
             raise self._crashed(self._doing("sending a request")) from exc
         return self._next_id
@@ -331,41 +352,37 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         self.unload()
         self.load(spec)
 
-    def _receive(self, rid: int, doing: str, stop: threading.Event | None, *, deadline: float | None = None,
-                 cancel_kills: bool = False) -> Reply:
-        """The next message for request ``rid``; a dead or unresponsive child raises EngineCrashed."""
+    def _watch(self, rid: int, stop: threading.Event | None, *, deadline_s: float | None = None,
+               cancel_kills: bool = False) -> Watchdog:
+        child = self._child
+        assert child is not None
+
+        def send_stop() -> None:
+            with self._send_lock:
+                try:
+                    child.conn.send(Stop(rid))
+                except (OSError, ValueError):
+                    pass  # the child is gone: the reader sees that
+
+        return Watchdog(stop=stop, deadline_s=deadline_s, grace_s=self.stop_grace_s, send_stop=send_stop,
+                        kill=child.kill, cancel_kills=cancel_kills)
+
+    def _receive(self, rid: int, doing: str, watch: Watchdog) -> Reply:
+        """The next message of request ``rid``; a dead or ended child raises EngineCrashed (or LoadCancelled)."""
         child = self._child
         if child is None:
             raise EngineError("No model is loaded.")
-        stop_sent_at: float | None = None
-        while True:
-            now = time.monotonic()
-            if stop is not None and stop.is_set() and stop_sent_at is None:
-                if cancel_kills:
-                    self.unload()
-                    raise LoadCancelled(f"{doing[0].upper()}{doing[1:]} was cancelled.")
-                stop_sent_at = now
-                try:
-                    child.conn.send(Stop(rid))
-                except (OSError, ValueError) as exc:
-                    raise self._crashed(doing) from exc
-            limits = [t for t in (deadline, None if stop_sent_at is None else stop_sent_at + self.stop_grace_s)
-                      if t is not None]
-            if limits and now >= min(limits):
-                late = "stop" if stop_sent_at is not None and now >= stop_sent_at + self.stop_grace_s else "finish"
-                child.end(kill=True)
-                raise self._crashed(doing, f"it did not {late} within "
-                                           f"{self.stop_grace_s if late == 'stop' else self.prompt_deadline_s:g} s, "
-                                           "so Kestrel ended it")
-            wait = POLL_S if stop is not None and stop_sent_at is None else None
-            if limits:
-                wait = max(0.0, min(limits) - now) if wait is None else min(wait, max(0.0, min(limits) - now))
-            try:
-                if child.conn.poll(wait):
-                    reply: Reply = child.conn.recv()
-                    return reply
-            except (EOFError, OSError) as exc:
-                raise self._crashed(doing) from exc
+        try:
+            reply: Reply = child.conn.recv()
+        except (EOFError, OSError) as exc:
+            if watch.killed == "cancelled":
+                self.unload()
+                raise LoadCancelled(f"{doing[0].upper()}{doing[1:]} was cancelled.") from exc
+            reason = {"stop": f"it did not stop within {self.stop_grace_s:g} s, so Kestrel ended it",
+                      "finish": f"it did not finish within {self.prompt_deadline_s:g} s, so Kestrel ended it",
+                      }.get(watch.killed or "")
+            raise self._crashed(doing, reason) from exc
+        return reply
 
     def _crashed(self, doing: str, reason: str | None = None) -> EngineCrashed:
         """The child is gone: describe why, forget the model, and return the error to raise."""
