@@ -68,13 +68,22 @@ def _make_engine(kind: EngineKind, options: dict[str, Any]) -> Any:
 def child_main(argv: list[str]) -> int:
     """Entry point of the child: ``argv`` is the pipe's file descriptor; the first message names the engine."""
     os.environ.setdefault("GGML_NO_BACKTRACE", "1")
-    conn = Connection(int(argv[0]))
+    conn = _connection(argv[0])
     try:
         kind, options = conn.recv()
     except (EOFError, OSError):
         return 0
     _Child(conn, _make_engine(kind, options)).run()
     return 0
+
+
+def _connection(argument: str) -> Connection:
+    """Our end of the pipe: an inherited descriptor (POSIX), or a shared socket read from stdin (Windows)."""
+    if sys.platform == "win32" and argument == "-":
+        import socket  # noqa: PLC0415 - Windows only
+
+        return Connection(socket.fromshare(sys.stdin.buffer.read()).detach())
+    return Connection(int(argument))
 
 
 class _Child:

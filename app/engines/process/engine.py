@@ -85,6 +85,23 @@ def _child_environment() -> dict[str, str]:
             "PYTHONPATH": root if not path else os.pathsep.join([root, path])}
 
 
+def _start(theirs: socket.socket, output: int) -> subprocess.Popen[bytes]:
+    """Start the child with ``theirs`` as its end of the pipe and ``output`` as its stdout and stderr.
+
+    POSIX passes the socket as an inherited file descriptor; Windows cannot, so the child
+    gets it through ``socket.share`` written to its stdin (``-`` tells it so).
+    """
+    if sys.platform == "win32":
+        process = subprocess.Popen([*child_command(), "-"], stdin=subprocess.PIPE, stdout=output, stderr=output,
+                                   env=_child_environment())
+        assert process.stdin is not None
+        process.stdin.write(theirs.share(process.pid))
+        process.stdin.close()
+        return process
+    return subprocess.Popen([*child_command(), str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                            stdin=subprocess.DEVNULL, stdout=output, stderr=output, env=_child_environment())
+
+
 class _Child:
     """One running child: its process, our end of the pipe, and the file it writes output to."""
 
@@ -93,9 +110,7 @@ class _Child:
         self.log_path = Path(log_path)
         ours, theirs = socket.socketpair()
         try:
-            self.process = subprocess.Popen(
-                [*child_command(), str(theirs.fileno())], pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL, stdout=handle, stderr=handle, env=_child_environment())
+            self.process = _start(theirs, handle)
         finally:
             theirs.close()  # only the child holds that end now: its death reads as end-of-file here
             os.close(handle)
