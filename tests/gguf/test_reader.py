@@ -201,7 +201,7 @@ def test_absurd_array_count_names_the_count(tiny: Path, tmp_path: Path) -> None:
 def test_missing_path_and_directory(tmp_path: Path) -> None:
     with pytest.raises(GGUFError, match=r"nothing\.gguf: file does not exist"):
         read_gguf_info(tmp_path / "nothing.gguf")
-    with pytest.raises(GGUFError, match="is a directory"):
+    with pytest.raises(GGUFError, match="is a folder, not a GGUF file"):
         read_gguf_info(tmp_path)
 
 
