@@ -261,13 +261,14 @@ def test_kill_9_of_the_real_engine_mid_reply(starter_model: Path) -> None:
     pid = e.pid
     assert pid is not None
     got: list[str] = []
-    params = GenerationParams(max_tokens=200, temperature=0.0)
+    params = GenerationParams(max_tokens=400, temperature=0.0)
+    opening = e.tokenize("Once upon a time, a kestrel lived in an old lighthouse by the sea. Every morning")
     with pytest.raises(EngineCrashed, match=r"^The engine stopped while answering with Gemma 3 270m: it was killed"):
-        for text in e.stream([ChatMessage("user", "Write a long story about a kestrel.")], params):
+        for text in e.stream_tokens(opening, params):  # plain continuation: no stop strings end it early
             got.append(text)
-            if len(got) == 4:
+            if len(got) == 2:
                 os.kill(pid, signal.SIGKILL)
-    assert len(got) >= 4
+    assert len(got) >= 2 and "".join(got).strip()
     e.load(spec)
     assert "".join(e.stream([ChatMessage("user", "Say hello.")], GenerationParams(max_tokens=4, temperature=0.0)))
     assert e.last_stats is not None and e.last_stats.completion_tokens > 0
