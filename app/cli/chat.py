@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.base.settings import Settings
-from app.cli.engine import model_name, open_engine
+from app.cli.engine import add_endpoint_arguments, model_name, open_engine
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
 from app.engines.contract import ChatMessage, Engine, EngineError, GenerationParams, GenerationStats, LoadedModel
 from app.models.params import generation_params
@@ -25,7 +25,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Register ``chat`` on the ``kestrel`` parser's subcommands."""
     parser = commands.add_parser("chat", help="chat with a model; the answer streams to stdout")
     parser.add_argument("prompt", nargs="?", help="the message (read from stdin when omitted)")
-    parser.add_argument("--model", help="GGUF file (default: the model chosen in settings)")
+    parser.add_argument("--model", help="GGUF file (default: the model chosen in settings), "
+                        "or with --endpoint the id of a model on that server")
+    add_endpoint_arguments(parser)
     parser.add_argument("--system", help="system prompt (default: from settings)")
     parser.add_argument("--max-tokens", type=int, help="longest reply in tokens")
     parser.add_argument("--temperature", type=float, help="0 for greedy decoding")
@@ -90,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     params = generation_params(settings, max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
 
     with open_engine(settings, args.model, n_ctx=args.n_ctx, n_threads=args.threads,
-                     n_gpu_layers=args.gpu_layers) as (engine, loaded):
+                     n_gpu_layers=args.gpu_layers, endpoint=args.endpoint,
+                     api_key_env=args.api_key_env) as (engine, loaded):
         stop = threading.Event()
         restore_sigint = install_sigint(stop)
         history = [ChatMessage("system", system)] if system and system.strip() else []

@@ -7,18 +7,39 @@ a fake engine in by replacing this module's ``make_engine``.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from app.base.credentials import CredentialError, env_reference
 from app.base.settings import Settings
 from app.cli.errors import CliError
-from app.engines.contract import Engine, EngineError, LoadedModel, ModelSpec
+from app.engines.contract import Endpoint, Engine, EngineError, LoadedModel, ModelSpec
 from app.engines.factory import make_engine
 from app.models.params import load_spec
 from app.models.selection import ModelNotFound
 from app.models.starter import StarterModelMissing
 
-__all__ = ["make_engine", "model_name", "new_engine", "open_engine"]
+__all__ = ["add_endpoint_arguments", "make_engine", "model_name", "new_engine", "open_engine"]
+
+
+def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--endpoint URL`` and ``--api-key-env VAR``: run on a server; ``--model`` then names its model."""
+    group = parser.add_argument_group("a model on a server (OpenAI-compatible: llama-server, vLLM, Ollama, ...)")
+    group.add_argument("--endpoint", metavar="URL",
+                       help="the server's base URL, e.g. http://127.0.0.1:8080/v1 (--model is then the model id)")
+    group.add_argument("--api-key-env", metavar="VAR",
+                       help="take the server's API key from this environment variable")
+
+
+def endpoint_spec(endpoint: str, model: str | None, api_key_env: str | None, n_ctx: int | None) -> Endpoint:
+    """The spec for ``--endpoint``; a missing model id or a malformed URL is a one-line CliError."""
+    if not endpoint.startswith(("http://", "https://")) or "://" not in endpoint or not endpoint.split("://", 1)[1]:
+        raise CliError(f"--endpoint must be an http:// or https:// URL, not {endpoint!r}")
+    if not model:
+        raise CliError("--endpoint needs --model ID: the id of a model the server serves")
+    return Endpoint(url=endpoint.rstrip("/"), model_id=model,
+                    credential=env_reference(api_key_env) if api_key_env else None, n_ctx=n_ctx)
 
 
 def new_engine(spec: ModelSpec) -> Engine:
@@ -28,19 +49,28 @@ def new_engine(spec: ModelSpec) -> Engine:
 
 @contextmanager
 def open_engine(settings: Settings, model: str | None, *, n_ctx: int | None = None,
-                n_threads: int | None = None, n_gpu_layers: int | None = None) -> Iterator[tuple[Engine, LoadedModel]]:
+                n_threads: int | None = None, n_gpu_layers: int | None = None,
+                endpoint: str | None = None, api_key_env: str | None = None,
+                ) -> Iterator[tuple[Engine, LoadedModel]]:
     """The engine with ``model`` (or the one in settings) loaded; unloaded again on the way out.
 
-    A missing model or one that cannot load is a :class:`CliError` with a one-line reason.
+    With ``endpoint`` the model is ``model`` on that server. A missing model or one that
+    cannot load is a :class:`CliError` with a one-line reason.
     """
+    spec: ModelSpec
+    if endpoint is not None:
+        spec = endpoint_spec(endpoint, model, api_key_env, n_ctx)
+    else:
+        if api_key_env is not None:
+            raise CliError("--api-key-env only applies with --endpoint")
+        try:
+            spec = load_spec(settings, model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+        except (ModelNotFound, StarterModelMissing) as exc:
+            raise CliError(str(exc)) from exc
     try:
-        spec = load_spec(settings, model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
-    except (ModelNotFound, StarterModelMissing) as exc:
-        raise CliError(str(exc)) from exc
-    engine = new_engine(spec)
-    try:
+        engine = new_engine(spec)
         loaded = engine.load(spec)
-    except EngineError as exc:
+    except (EngineError, CredentialError) as exc:
         raise CliError(str(exc)) from exc
     try:
         yield engine, loaded

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from app.base.settings import Settings
-from app.cli.engine import model_name, open_engine
+from app.cli.engine import add_endpoint_arguments, model_name, open_engine
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
 from app.documents.document import ExtractedDocument, ExtractionError
 from app.documents.extract import extract
@@ -33,7 +33,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "summarize", help="summarize a whole document (PDF, DOCX, TXT, Markdown, HTML, RTF)",
         description="Summarize every part of a document; each point says which pages or sections it came from.")
     parser.add_argument("file", type=Path, metavar="FILE", help="the document to summarize")
-    parser.add_argument("--model", help="GGUF file (default: the model chosen in settings)")
+    parser.add_argument("--model", help="GGUF file (default: the model chosen in settings), "
+                        "or with --endpoint the id of a model on that server")
+    add_endpoint_arguments(parser)
     parser.add_argument("--preset", choices=PRESETS, default="bullets",
                         help="tldr: a few sentences; bullets: one point per part (default); detailed: overview + parts")
     parser.add_argument("--lang", choices=LANGS, default="auto",
@@ -104,7 +106,8 @@ def _summarize(args: argparse.Namespace, document: ExtractedDocument) -> int:
 
     options = SummaryOptions(preset=args.preset, lang=args.lang)
     cache = NoCache() if args.no_cache else SummaryCache()
-    with open_engine(settings, args.model, n_ctx=args.n_ctx, n_threads=args.threads) as (engine, loaded):
+    with open_engine(settings, args.model, n_ctx=args.n_ctx, n_threads=args.threads,
+                     endpoint=args.endpoint, api_key_env=args.api_key_env) as (engine, loaded):
         stop = threading.Event()
         restore_sigint = install_sigint(stop)
         try:

@@ -18,7 +18,7 @@ from app.base.atomic import write_atomic
 from app.base.files import NotAFileError, regular_file
 from app.base.languages import Language, language_codes, resolve_language
 from app.base.settings import Settings
-from app.cli.engine import model_name, open_engine
+from app.cli.engine import add_endpoint_arguments, model_name, open_engine
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
 from app.translate.formats import DocumentError, SourceDocument, document_from_text, load_document
 from app.translate.glossary import Glossary, GlossaryError
@@ -40,7 +40,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="source language code (default: detect it)")
     parser.add_argument("--glossary", type=Path, metavar="FILE",
                         help="JSON or TSV list of terms with fixed translations (empty: keep as is)")
-    parser.add_argument("--model", help="GGUF file (default: the model chosen in settings)")
+    parser.add_argument("--model", help="GGUF file (default: the model chosen in settings), "
+                        "or with --endpoint the id of a model on that server")
+    add_endpoint_arguments(parser)
     parser.add_argument("-o", "--output", type=Path, metavar="OUT",
                         help="where to write the translation (default for files: NAME.LANG.EXT beside the input)")
     parser.add_argument("--json", action="store_true",
@@ -135,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\rkestrel: segment {payload.index + 1}/{payload.total}{eta}   ")
             sys.stderr.flush()
 
-    with open_engine(settings, args.model) as (engine, loaded):
+    with open_engine(settings, args.model, endpoint=args.endpoint,
+                     api_key_env=args.api_key_env) as (engine, loaded):
         stop = threading.Event()
         restore_sigint = install_sigint(stop)  # the first Ctrl+C stops after the current token, keeping what is done
         try:
