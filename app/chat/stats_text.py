@@ -41,6 +41,7 @@ STOP_REASONS: dict[str, str] = {
     "stop": "stop string",
     "cancelled": "stopped by you",
     "context": "context full",
+    "error": "ended by an error",
     "interrupted": "interrupted",
 }
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
-StopReason = Literal["eos", "length", "stop", "cancelled", "context"]
+#: "error": the reply ended because something failed (a server cut the stream, a timeout).
+StopReason = Literal["eos", "length", "stop", "cancelled", "context", "error"]
 #: Where a figure was measured: by the engine in this process, reported by a server,
 #: or timed here on the client side of a connection.
 Source = Literal["engine", "server", "client"]
@@ -123,6 +124,28 @@ class LiveStats:
     decode_tps: float | None  # rolling over the last ~2 s of decoding; None until known
 
 
+@dataclass(frozen=True)
+class ServerFigures:
+    """What a server reported about one reply in its own words (each None when it did not say).
+
+    Kept beside the client-side figures of :class:`GenerationStats`, so both can be shown
+    and the difference (network and queueing) seen.
+    """
+
+    prompt_tokens: int | None = None
+    cached_tokens: int | None = None
+    evaluated_tokens: int | None = None
+    completion_tokens: int | None = None
+    prefill_s: float | None = None
+    prefill_tps: float | None = None
+    decode_s: float | None = None
+    decode_tps: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(value is None for value in asdict(self).values())
+
+
 #: The figures of :class:`GenerationStats` that carry a source.
 FIGURES = ("prompt_tokens", "cached_tokens", "evaluated_tokens", "completion_tokens", "ttft_s",
            "prefill_s", "prefill_tps", "decode_s", "decode_tps", "total_s", "context_used")
@@ -154,6 +177,7 @@ class GenerationStats:
     context_used: int | None = None  # tokens in the KV cache after the reply
     gpu_layers: int | None = None
     engine_rss_bytes: int | None = None  # resident memory of the engine's own process after the reply
+    server: ServerFigures | None = None  # a remote server's own figures for this reply, when it reports any
     source: Source = "engine"
     sources: Mapping[str, Source] = field(default_factory=dict)
 

@@ -7,8 +7,10 @@ returns a :class:`~app.engines.fake.FakeEngine`) wherever a factory is taken.
 
 from __future__ import annotations
 
+from app.base.credentials import resolve
 from app.engines.contract import Endpoint, Engine, EngineError, LocalModel, ModelSpec
 from app.engines.process.engine import ProcessEngine
+from app.engines.remote.engine import RemoteEngine
 
 
 def make_engine(spec: ModelSpec) -> Engine:
@@ -17,7 +19,8 @@ def make_engine(spec: ModelSpec) -> Engine:
         # llama.cpp runs in a child process: a native assert or crash there cannot end the app
         return ProcessEngine()
     if isinstance(spec, Endpoint):
-        raise EngineError(f"This version of Kestrel runs local GGUF models only; it cannot connect to {spec.label}.")
+        # the key is looked up at load time from the reference the spec carries, never stored in the spec
+        return RemoteEngine(resolve_key=resolve)
     raise EngineError(f"Unknown kind of model: {spec!r}")
 
 

@@ -6,13 +6,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import pytest
-
 from app.engines.contract import (
     ChatMessage,
     Endpoint,
     Engine,
-    EngineError,
     GenerationParams,
     GenerationStats,
     LiveStats,
@@ -107,10 +104,10 @@ def test_reporting_engine_reports_live_figures_and_final_stats(tmp_path: Path) -
 
 def test_factory_picks_the_engine_by_spec(tmp_path: Path) -> None:
     from app.engines.process.engine import ProcessEngine
+    from app.engines.remote.engine import RemoteEngine
 
     assert isinstance(make_engine(LocalModel(path=tmp_path / "m.gguf")), ProcessEngine)
-    with pytest.raises(EngineError, match="local GGUF models only"):
-        make_engine(Endpoint(url="http://127.0.0.1:1/v1", model_id="m"))
+    assert isinstance(make_engine(Endpoint(url="http://127.0.0.1:1/v1", model_id="m")), RemoteEngine)
     assert same_kind(LocalModel(path=Path("a")), LocalModel(path=Path("b")))
     assert not same_kind(LocalModel(path=Path("a")), Endpoint(url="u", model_id="m"))
 

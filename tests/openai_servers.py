@@ -1,0 +1,214 @@
+"""Small OpenAI-compatible servers for tests: loopback only, scripted, with fault knobs.
+
+``ScriptedServer`` answers ``GET /v1/models``, ``POST /v1/chat/completions`` (streamed as
+server-sent events over chunked HTTP/1.1, like llama-server and vLLM) and, when told to
+look like llama-server, ``GET /props``, ``POST /apply-template`` and ``POST /tokenize``.
+
+Knobs (set before the request they should affect): ``api_key`` (401 without it),
+``chat_error`` (answer the chat with this status and JSON), ``pieces`` (the reply's content
+deltas), ``delay_s`` (between chunks), ``usage``/``timings`` (sent with the final chunk),
+``cut_after`` (drop the connection after N deltas), ``stall_after`` (stop sending after N
+deltas, connection left open), ``never_answer`` (read the request, send nothing),
+``malformed_after`` (send a chunk that is not JSON after N deltas), ``error_after`` (send an
+``error`` object after N deltas, as llama-server does when generation fails). ``requests`` records what
+was asked; ``disconnected`` is set when a streaming client went away.
+
+``free_port()`` gives a port nothing listens on (for the connection-refused case).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (nothing listens on it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Seen:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any = None
+
+
+@dataclass
+class ScriptedServer:
+    """Context manager: ``with ScriptedServer(pieces=["Hel", "lo"]) as server: server.base_url``."""
+
+    models: Sequence[str] = ("test-model",)
+    owned_by: str = "me"
+    llama_server: bool = False  # answer /props, /apply-template and /tokenize like llama-server
+    n_ctx: int = 2048
+    api_key: str | None = None
+    chat_error: tuple[int, Any] | None = None
+    pieces: Sequence[str] = ("Hello", ",", " world", "!")
+    delay_s: float = 0.0
+    usage: dict[str, Any] | None = None
+    timings: dict[str, Any] | None = None
+    cut_after: int | None = None
+    stall_after: int | None = None
+    never_answer: bool = False
+    malformed_after: int | None = None
+    error_after: int | None = None
+    requests: list[Seen] = field(default_factory=list)
+    disconnected: threading.Event = field(default_factory=threading.Event)
+    closing: threading.Event = field(default_factory=threading.Event)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the server first (with ScriptedServer() as server)"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def chats(self) -> list[Seen]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def __enter__(self) -> ScriptedServer:
+        script = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.script = script
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="openai-test-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.closing.set()  # stalled handlers end
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    script: ScriptedServer
+    protocol_version = "HTTP/1.1"
+    timeout = 10
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch(None)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        self._dispatch(body)
+
+    def _dispatch(self, body: Any) -> None:
+        script = self.script
+        path = self.path.split("?", 1)[0]
+        script.requests.append(Seen(self.command, path, dict(self.headers.items()), body))
+        if script.api_key is not None and self.headers.get("Authorization") != f"Bearer {script.api_key}":
+            self._json(401, {"error": {"message": "Invalid API key", "type": "authentication_error"}})
+            return
+        try:
+            if path == "/v1/models":
+                self._json(200, {"object": "list", "data": [
+                    {"id": m, "object": "model", "owned_by": script.owned_by} for m in script.models]})
+            elif path == "/v1/chat/completions" and self.command == "POST":
+                self._chat(body)
+            elif script.llama_server and path == "/props":
+                self._json(200, {"default_generation_settings": {"n_ctx": script.n_ctx}})
+            elif script.llama_server and path == "/apply-template":
+                messages = body.get("messages", []) if isinstance(body, dict) else []
+                prompt = "".join(f"<|{m['role']}|>{m['content']}" for m in messages) + "<|assistant|>"
+                self._json(200, {"prompt": prompt})
+            elif script.llama_server and path == "/tokenize":
+                content = body.get("content", "") if isinstance(body, dict) else ""
+                self._json(200, {"tokens": list(range(len(content.split())))})  # a word a token
+            else:
+                self._json(404, {"detail": "Not Found"})
+        except OSError:
+            self.close_connection = True
+
+    def _json(self, status: int, obj: Any) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _chat(self, body: Any) -> None:
+        script = self.script
+        if script.never_answer:
+            script.closing.wait(30)
+            self.close_connection = True
+            return
+        if script.chat_error is not None:
+            self._json(*script.chat_error)
+            return
+        model = body.get("model") if isinstance(body, dict) else None
+        if model not in script.models:
+            self._json(404, {"error": {"message": f"The model `{model}` does not exist.", "type": "not_found"}})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._event({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+        try:
+            for i, piece in enumerate(script.pieces):
+                if i == script.cut_after:
+                    self.connection.shutdown(socket.SHUT_RDWR)  # dropped: no end chunk, no [DONE]
+                    self.close_connection = True
+                    return
+                if i == script.stall_after:
+                    script.closing.wait(30)
+                    self.close_connection = True
+                    return
+                if i == script.malformed_after:
+                    self._send(b"data: {this is not json\n\n")
+                if i == script.error_after:
+                    self._event({"error": {"code": 500, "message": "llama_decode failed", "type": "server_error"}})
+                if script.delay_s and script.closing.wait(script.delay_s):
+                    return
+                self._event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+            final: dict[str, Any] = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            if script.timings is not None:
+                final["timings"] = script.timings
+            self._event(final)
+            if script.usage is not None:
+                self._event({"choices": [], "usage": script.usage})
+            self._send(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            script.disconnected.set()
+            self.close_connection = True
+
+    def _event(self, obj: Any) -> None:
+        self._send(b"data: " + json.dumps(obj).encode() + b"\n\n")
+
+    def _send(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
