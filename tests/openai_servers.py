@@ -20,12 +20,19 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from huggingface_hub.utils import httpx
 
 
 def free_port() -> int:
@@ -33,6 +40,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def llama_cpp_server(model: Path, n_ctx: int, log: Path) -> Iterator[str]:
+    """llama-cpp-python's own OpenAI server on ``model`` at 127.0.0.1; yields its base URL (``.../v1``)."""
+    port = free_port()
+    with log.open("wb") as output:
+        # gemma's own format: without it the server falls back to llama-2's and the model answers "\n"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+             "--port", str(port), "--n_ctx", str(n_ctx), "--chat_format", "gemma", "--verbose", "false"],
+            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"the server exited: {log.read_text(errors='replace')[-2000:]}"
+            assert time.monotonic() < deadline, "the server did not start within 60 s"
+            try:
+                if httpx.get(f"{url}/models", timeout=1.0, trust_env=False).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @dataclass

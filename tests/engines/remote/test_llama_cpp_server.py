@@ -7,19 +7,16 @@ from outside), a real tokenizer, and that a stopped reply frees the server at on
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from huggingface_hub.utils import httpx
 
 from app.engines.contract import ChatMessage, Endpoint, GenerationParams
 from app.engines.remote.engine import RemoteEngine
-from tests.openai_servers import free_port
+from tests.openai_servers import llama_cpp_server
 
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server extra is not installed")
 pytestmark = [pytest.mark.real_model, pytest.mark.usefixtures("loopback_guard")]
@@ -30,33 +27,8 @@ N_CTX = 1024
 
 @pytest.fixture(scope="module")
 def server_url(starter_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-cpp-server") / "server.log"
-    with log.open("wb") as output:
-        # gemma's own format: without it the server falls back to llama-2's and the model answers "\n"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(starter_model), "--host", "127.0.0.1",
-             "--port", str(port), "--n_ctx", str(N_CTX), "--chat_format", "gemma", "--verbose", "false"],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"the server exited: {log.read_text(errors='replace')[-2000:]}"
-            assert time.monotonic() < deadline, "the server did not start within 60 s"
-            try:
-                if httpx.get(f"{url}/models", timeout=1.0, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with llama_cpp_server(starter_model, N_CTX, tmp_path_factory.mktemp("llama-cpp-server") / "server.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
