@@ -135,6 +135,24 @@ def summary_line(stats: Mapping[str, object]) -> str:
     return SEP.join(parts)
 
 
+def _server_lines(stats: Mapping[str, object]) -> list[str]:
+    """A server's own figures beside ours, and the network and queueing time they reveal."""
+    server = stats.get("server")
+    if not isinstance(server, Mapping):
+        return []
+    lines: list[str] = []
+    decode = _number(server, "decode_tps")
+    if decode is not None and decode > 0:
+        lines.append(f"Generation on the server: {format_rate(decode)} (server)")
+    ttft, prefill_s = _number(stats, "ttft_s"), _number(server, "prefill_s")
+    sources = stats.get("sources")
+    timed_here = isinstance(sources, Mapping) and sources.get("ttft_s") == "client"
+    if timed_here and ttft is not None and prefill_s is not None and ttft >= prefill_s:
+        lines.append(f"Network and queueing: {format_seconds(ttft - prefill_s)} "
+                     "(time to first token measured here, less the server's prompt time)")
+    return lines
+
+
 def details_tooltip(stats: Mapping[str, object]) -> str:
     """Every figure on its own line, in plain text, for a tooltip or a copy to clipboard.
 
@@ -166,6 +184,8 @@ def details_tooltip(stats: Mapping[str, object]) -> str:
     decode = _number(stats, "decode_tps")
     if decode is not None and decode > 0:
         lines.append(f"Generation: {format_rate(decode)}{_source(stats, 'decode_tps')} (excluding the first token)")
+
+    lines.extend(_server_lines(stats))
 
     completion = _count(stats, "completion_tokens")
     if completion is not None:

@@ -214,3 +214,23 @@ def test_a_stored_sources_value_of_the_wrong_type_is_ignored() -> None:
 
 def test_live_line_before_the_speed_is_known() -> None:
     assert live_line(live(decode_tps=None, completion_tokens=3)) == "3 tokens"
+
+
+def test_a_servers_own_figures_and_the_network_time_are_shown_and_labelled() -> None:
+    stats = {"ttft_s": 0.250, "decode_tps": 40.0, "completion_tokens": 64, "stop_reason": "eos",
+             "sources": {"ttft_s": "client", "decode_tps": "client", "completion_tokens": "server"},
+             "server": {"decode_tps": 52.5, "prefill_s": 0.180, "prompt_tokens": 30}}
+    tooltip = details_tooltip(stats)
+    assert "Generation: 40.0 tok/s (measured here)" in tooltip
+    assert "Generation on the server: 52.5 tok/s (server)" in tooltip
+    assert "Network and queueing: 70 ms (time to first token measured here, less the server's prompt time)" in tooltip
+    assert "Reply: 64 tokens (server)" in tooltip
+
+
+def test_server_figures_that_are_missing_or_malformed_add_nothing() -> None:
+    base = {"ttft_s": 0.1, "sources": {"ttft_s": "client"}}
+    assert "server" not in details_tooltip(base).lower()
+    assert "Network" not in details_tooltip({**base, "server": {"prefill_s": 0.5}})  # longer than the TTFT
+    assert "Network" not in details_tooltip({**base, "server": "garbage"})
+    local = {"ttft_s": 0.3, "server": {"prefill_s": 0.1}}  # timed in the engine: no network in between
+    assert "Network" not in details_tooltip(local)
