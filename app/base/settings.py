@@ -144,6 +144,10 @@ def _num(value: float) -> str:
 SETTINGS: tuple[Setting, ...] = (
     Setting("model_path", str, "", "Model file to load. Leave empty to use the starter model.",
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Model file"), tab=TAB_MODEL),
+    Setting("remote_model", str, "", "A model on a server, chosen in the Models tab: the connection's "
+            "name, '/', then the model id. While set, it is used instead of the model file; empty: "
+            "the model file is used.",
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Model on a server"), tab=TAB_MODEL),
     Setting("n_ctx", int, 4096, "Context size in tokens: how much of the conversation the "
             "model sees at once. Larger values use more memory.",
             minimum=256, maximum=131072, multiple_of=256,

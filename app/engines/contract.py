@@ -57,13 +57,14 @@ class Endpoint:
     """A model on a server that speaks the OpenAI API.
 
     ``credential`` names a stored key (never the key itself); ``n_ctx`` is the context
-    size when the server does not report it.
+    size when the server does not report it; ``ca_file`` verifies a private https server.
     """
 
     url: str
     model_id: str
     credential: str | None = None
     n_ctx: int | None = None
+    ca_file: str | None = None  # a CA bundle to verify an https server's certificate with
 
     @property
     def label(self) -> str:

@@ -20,7 +20,7 @@ def make_engine(spec: ModelSpec) -> Engine:
         return ProcessEngine()
     if isinstance(spec, Endpoint):
         # the key is looked up at load time from the reference the spec carries, never stored in the spec
-        return RemoteEngine(resolve_key=resolve)
+        return RemoteEngine(resolve_key=resolve, verify=spec.ca_file or True)
     raise EngineError(f"Unknown kind of model: {spec!r}")
 
 

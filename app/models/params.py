@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.base.settings import Settings
 from app.engines.contract import GenerationParams, LocalModel, ModelSpec
+from app.models.connections import chosen_endpoint
 from app.models.library import Library
 from app.models.selection import resolve_model_path
 
@@ -32,11 +33,17 @@ def local_model(settings: Settings, path: Path, *, n_ctx: int | None = None, n_t
 def load_spec(settings: Settings, model: str | None = None, library: Library | None = None, *,
               n_ctx: int | None = None, n_threads: int | None = None,
               n_gpu_layers: int | None = None) -> ModelSpec:
-    """The model to load: ``model`` if given, else the one in settings, else the starter model.
+    """The model to load: ``model`` if given, else the server model or the file in settings, else the starter model.
 
-    May assemble the starter model (a second or two): call it off the GUI thread.
-    Raises ``ModelNotFound`` or ``StarterModelMissing`` with a one-line reason.
+    A server model chosen in the Models tab gives an ``Endpoint`` (``n_ctx`` overrides the
+    connection's context size). May assemble the starter model (a second or two): call it
+    off the GUI thread. Raises ``ModelNotFound`` (``RemoteModelMissing`` for a server model
+    whose connection is gone) or ``StarterModelMissing`` with a one-line reason.
     """
+    if model is None:
+        remote = chosen_endpoint(settings, n_ctx=n_ctx)
+        if remote is not None:
+            return remote
     path = resolve_model_path(model, settings, library)
     return local_model(settings, path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
 

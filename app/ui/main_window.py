@@ -38,7 +38,7 @@ from app.ui.summarize import SummarizePanel
 from app.ui.translate import TranslatePanel
 from app.ui.widgets.tasks import Task, run_task
 
-RELOAD_KEYS = frozenset({"model_path", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn"})
+RELOAD_KEYS = frozenset({"model_path", "remote_model", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn"})
 #: How long closing waits for the engine thread before hiding the window and waiting on.
 SHUTDOWN_WAIT_MS = 1500
 STOPPED_POLL_MS = 50
@@ -273,7 +273,7 @@ class MainWindow(QMainWindow):
 
     def _on_setting_changed(self, key: str, _value: object) -> None:
         if key in RELOAD_KEYS:
-            if key == "model_path":
+            if key in ("model_path", "remote_model"):
                 self._model_override = None
             self._reload_timer.start()
 

@@ -321,6 +321,162 @@
     </message>
 </context>
 <context>
+    <name>ConnectionsView</name>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="56"/>
+        <source>Servers</source>
+        <translation>服务器</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="61"/>
+        <source>New</source>
+        <translation>新建</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="62"/>
+        <source>Remove</source>
+        <translation>移除</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="70"/>
+        <source>e.g. GPU server</source>
+        <translation>例如：GPU 服务器</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="71"/>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="75"/>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="79"/>
+        <source>optional</source>
+        <translation>可选</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="80"/>
+        <source>API key</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="84"/>
+        <source>optional, https only: the system&apos;s certificates are used</source>
+        <translation>可选，仅限 https：默认使用系统证书</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="86"/>
+        <source>Choose…</source>
+        <translation>选择…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="90"/>
+        <source>CA file</source>
+        <translation>CA 文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="95"/>
+        <source>as the server says</source>
+        <translation>以服务器报告为准</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="96"/>
+        <source>Context size</source>
+        <translation>上下文大小</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="106"/>
+        <source>Save and check</source>
+        <translation>保存并检查</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="117"/>
+        <source>Models on this server</source>
+        <translation>此服务器上的模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="122"/>
+        <source>Use this model</source>
+        <translation>使用此模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="154"/>
+        <source>The saved servers cannot be read: </source>
+        <translation>无法读取已保存的服务器：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="192"/>
+        <source> (in use)</source>
+        <translation>（使用中）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="210"/>
+        <source>This address uses plain http to another computer: the API key travels unencrypted. Use https, or a server on this computer.</source>
+        <translation>此地址通过明文 http 连接到另一台计算机：API 密钥将以未加密方式传输。请使用 https，或使用本机上的服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="219"/>
+        <source>The API key is kept in %1. Leave the field empty to keep it.</source>
+        <translation>API 密钥保存在%1中。留空即可保留现有密钥。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="222"/>
+        <source>A key you enter is kept in the system keyring, or where there is none, in a file only you can read.</source>
+        <translation>你输入的密钥会保存在系统密钥环中；若没有密钥环，则保存在只有你能读取的文件中。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="236"/>
+        <source>Choose a CA certificate file</source>
+        <translation>选择 CA 证书文件</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="237"/>
+        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
+        <translation>证书 (*.pem *.crt *.cer);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="250"/>
+        <location filename="../../app/ui/models/connections.py" line="297"/>
+        <source>Not saved: </source>
+        <translation>未保存：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="262"/>
+        <source>Checking %1…</source>
+        <translation>正在检查 %1…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="283"/>
+        <source>Saved, but the check failed: </source>
+        <translation>已保存，但检查失败：</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/models/connections.py" line="287"/>
+        <source>Reachable: %1, %n model(s)</source>
+        <translation>
+            <numerusform>可以连接：%1，%n 个模型</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="289"/>
+        <source>, context %1 tokens</source>
+        <translation>，上下文 %1 个 token</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="313"/>
+        <source>Could not remove the server: </source>
+        <translation>无法移除服务器：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="319"/>
+        <source>%1 was removed, with its stored key.</source>
+        <translation>已移除 %1 及其保存的密钥。</translation>
+    </message>
+</context>
+<context>
     <name>ControlBar</name>
     <message>
         <location filename="../../app/ui/summarize/widgets.py" line="159"/>
@@ -598,12 +754,17 @@
         <translation>正在加载模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="61"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="62"/>
         <source>In use: %1 · %2 · %3</source>
         <translation>正在使用：%1 · %2 · %3</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="66"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="65"/>
+        <source>In use: %1 · %2</source>
+        <translation>正在使用：%1 · %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/gpu_view.py" line="69"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
@@ -777,93 +938,93 @@
 <context>
     <name>GpuView</name>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="85"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="88"/>
         <source>Running on</source>
         <translation>运行于</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="88"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="91"/>
         <source>Layers on the GPU</source>
         <translation>GPU 上的层数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="92"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="95"/>
         <source>This build</source>
         <translation>当前构建</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="95"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="98"/>
         <source>Memory</source>
         <translation>内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="99"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="102"/>
         <source>Automatic (as many layers as fit in free GPU memory)</source>
         <translation>自动（空闲显存能容纳多少层就放多少层）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="101"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="104"/>
         <source>Manual</source>
         <translation>手动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="166"/>
-        <location filename="../../app/ui/models/gpu_view.py" line="215"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="169"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="218"/>
         <source>%1 of %2</source>
         <translation>%1 / %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="171"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="174"/>
         <source>no model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="175"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="178"/>
         <source>can offload layers to a GPU</source>
         <translation>可将层卸载到 GPU</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="176"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="179"/>
         <source>CPU only: this llama.cpp build cannot offload to a GPU (see the install docs for CUDA and Metal builds)</source>
         <translation>仅 CPU：此 llama.cpp 构建无法卸载到 GPU（CUDA 和 Metal 构建请参阅安装文档）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="180"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="183"/>
         <source>%1 RAM free of %2</source>
         <translation>空闲 %1 / 共 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="183"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="186"/>
         <source>; %1: %2 free of %3</source>
         <translation>；%1 显存：空闲 %2 / 共 %3</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="197"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="200"/>
         <source>The last load was changed to make it fit: </source>
         <translation>为了能装下模型，上次加载做了调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="205"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="208"/>
         <source>With this build every layer runs on the CPU whatever is chosen here.</source>
         <translation>在此构建下，无论这里如何选择，所有层都在 CPU 上运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="207"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="210"/>
         <source>Kestrel offloads as many layers as fit in free GPU memory and falls back to fewer, then to a smaller context, if loading runs out of memory.</source>
         <translation>Kestrel 会把空闲显存能容纳的层尽量卸载到 GPU；如果加载时内存不足，会先减少层数，再缩小上下文。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="209"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="212"/>
         <source>0 runs everything on the CPU; the highest value puts every layer on the GPU. The model reloads when you let go of the slider.</source>
         <translation>0 表示全部在 CPU 上运行；最大值表示所有层都放到 GPU 上。松开滑块后模型会重新加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="214"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="217"/>
         <source> (all)</source>
         <translation>（全部）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/gpu_view.py" line="232"/>
+        <location filename="../../app/ui/models/gpu_view.py" line="235"/>
         <source>Could not save the GPU layers: </source>
         <translation>无法保存 GPU 层数：</translation>
     </message>
@@ -1175,198 +1336,206 @@
 <context>
     <name>ModelsPanel</name>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="107"/>
+        <location filename="../../app/ui/models/panel.py" line="111"/>
         <source>Models on this computer</source>
         <translation>本机上的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="129"/>
+        <location filename="../../app/ui/models/panel.py" line="133"/>
         <source>Use this model</source>
         <translation>使用此模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="131"/>
+        <location filename="../../app/ui/models/panel.py" line="135"/>
         <source>Show in folder</source>
         <translation>在文件夹中显示</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="132"/>
+        <location filename="../../app/ui/models/panel.py" line="136"/>
         <source>Remove from list</source>
         <translation>从列表中移除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="134"/>
+        <location filename="../../app/ui/models/panel.py" line="138"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="136"/>
+        <location filename="../../app/ui/models/panel.py" line="140"/>
         <source>Add model file…</source>
         <translation>添加模型文件…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="137"/>
+        <location filename="../../app/ui/models/panel.py" line="141"/>
         <source>Rescan other apps</source>
         <translation>重新扫描其他应用</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="138"/>
+        <location filename="../../app/ui/models/panel.py" line="142"/>
         <source>Look for GGUF files in the Hugging Face cache and LM Studio&apos;s models folder (linked in place, never copied)</source>
         <translation>在 Hugging Face 缓存和 LM Studio 的模型文件夹中查找 GGUF 文件（原地引用，不会复制）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="151"/>
+        <location filename="../../app/ui/models/panel.py" line="155"/>
         <source>Quantization</source>
         <translation>量化</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="153"/>
+        <location filename="../../app/ui/models/panel.py" line="157"/>
         <source>Download</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="155"/>
+        <location filename="../../app/ui/models/panel.py" line="159"/>
         <source>Compare</source>
         <translation>比较</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="157"/>
+        <location filename="../../app/ui/models/panel.py" line="161"/>
         <source>GPU</source>
         <translation>GPU</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="224"/>
+        <location filename="../../app/ui/models/panel.py" line="163"/>
+        <source>Servers</source>
+        <translation>服务器</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/panel.py" line="235"/>
         <source>Could not read the model list: </source>
         <translation>无法读取模型列表：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="287"/>
+        <location filename="../../app/ui/models/panel.py" line="298"/>
         <source>%1 cannot be used: %2</source>
         <translation>无法使用 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="291"/>
+        <location filename="../../app/ui/models/panel.py" line="302"/>
         <source>%1 is no longer there. Remove it from the list, or add it again.</source>
         <translation>%1 已不存在。请将它从列表中移除，或重新添加。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="297"/>
+        <location filename="../../app/ui/models/panel.py" line="308"/>
+        <location filename="../../app/ui/models/panel.py" line="324"/>
         <source>%1 is already in use.</source>
         <translation>%1 已在使用中。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="304"/>
+        <location filename="../../app/ui/models/panel.py" line="315"/>
+        <location filename="../../app/ui/models/panel.py" line="330"/>
         <source>Could not save the choice: </source>
         <translation>无法保存所选项：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="306"/>
+        <location filename="../../app/ui/models/panel.py" line="317"/>
+        <location filename="../../app/ui/models/panel.py" line="332"/>
         <source>Switching to %1…</source>
         <translation>正在切换到 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="309"/>
+        <location filename="../../app/ui/models/panel.py" line="349"/>
         <source>Add model files</source>
         <translation>添加模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="310"/>
+        <location filename="../../app/ui/models/panel.py" line="350"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="316"/>
+        <location filename="../../app/ui/models/panel.py" line="356"/>
         <source>Adding %n file(s)…</source>
         <translation>
             <numerusform>正在添加 %n 个文件…</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="320"/>
+        <location filename="../../app/ui/models/panel.py" line="360"/>
         <source>Added %n model(s); they stay where they are.</source>
         <translation>
             <numerusform>已添加 %n 个模型；文件保留在原位置。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="322"/>
+        <location filename="../../app/ui/models/panel.py" line="362"/>
         <source>Not added: </source>
         <translation>未添加：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="333"/>
+        <location filename="../../app/ui/models/panel.py" line="373"/>
         <source>Could not update the list: </source>
         <translation>无法更新列表：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="335"/>
+        <location filename="../../app/ui/models/panel.py" line="375"/>
         <source>%1 was removed from the list; the file was not touched.</source>
         <translation>已将 %1 从列表中移除；文件本身未做改动。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="344"/>
+        <location filename="../../app/ui/models/panel.py" line="384"/>
         <source>%1 is the model in use; switch to another one before deleting it.</source>
         <translation>%1 是正在使用的模型；请先切换到其他模型再删除。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="349"/>
+        <location filename="../../app/ui/models/panel.py" line="389"/>
         <source>Delete model</source>
         <translation>删除模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="350"/>
+        <location filename="../../app/ui/models/panel.py" line="390"/>
         <source>Delete %1 (%2 MiB) from this computer? This cannot be undone.</source>
         <translation>要从这台电脑上删除 %1（%2 MiB）吗？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="358"/>
+        <location filename="../../app/ui/models/panel.py" line="398"/>
         <source>Could not delete: </source>
         <translation>无法删除：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="360"/>
+        <location filename="../../app/ui/models/panel.py" line="400"/>
         <source>Deleted %1.</source>
         <translation>已删除 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="366"/>
+        <location filename="../../app/ui/models/panel.py" line="406"/>
         <source>Could not open %1</source>
         <translation>无法打开 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="375"/>
+        <location filename="../../app/ui/models/panel.py" line="415"/>
         <source>Could not look for other apps&apos; models: </source>
         <translation>无法查找其他应用的模型：</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="378"/>
+        <location filename="../../app/ui/models/panel.py" line="418"/>
         <source>Found %n new model(s) in other apps.</source>
         <translation>
             <numerusform>在其他应用中找到 %n 个新模型。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="379"/>
+        <location filename="../../app/ui/models/panel.py" line="419"/>
         <source>No new models found in other apps.</source>
         <translation>未在其他应用中找到新模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="389"/>
+        <location filename="../../app/ui/models/panel.py" line="429"/>
         <source>Switching to</source>
         <translation>正在切换到</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="390"/>
+        <location filename="../../app/ui/models/panel.py" line="430"/>
         <source>%1 is loaded.</source>
         <translation>%1 已加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="392"/>
+        <location filename="../../app/ui/models/panel.py" line="432"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="396"/>
+        <location filename="../../app/ui/models/panel.py" line="436"/>
         <source>The model could not be loaded: </source>
         <translation>无法加载模型：</translation>
     </message>
@@ -1722,111 +1891,116 @@
     </message>
     <message>
         <location filename="../../app/base/settings.py" line="150"/>
+        <source>Model on a server</source>
+        <translation>服务器上的模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="154"/>
         <source>Context size (tokens)</source>
         <translation>上下文大小（token）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="153"/>
+        <location filename="../../app/base/settings.py" line="157"/>
         <source>CPU threads (0 = automatic)</source>
         <translation>CPU 线程数（0 = 自动）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="157"/>
+        <location filename="../../app/base/settings.py" line="161"/>
         <source>GPU layers (-1 = automatic)</source>
         <translation>GPU 层数（-1 = 自动）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="160"/>
+        <location filename="../../app/base/settings.py" line="164"/>
         <source>Flash attention</source>
         <translation>Flash Attention</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="166"/>
+        <location filename="../../app/base/settings.py" line="170"/>
         <source>Temperature</source>
         <translation>温度</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="169"/>
+        <location filename="../../app/base/settings.py" line="173"/>
         <source>Top-k</source>
         <translation>Top-k</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="172"/>
+        <location filename="../../app/base/settings.py" line="176"/>
         <source>Top-p</source>
         <translation>Top-p</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="175"/>
+        <location filename="../../app/base/settings.py" line="179"/>
         <source>Min-p</source>
         <translation>Min-p</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="178"/>
+        <location filename="../../app/base/settings.py" line="182"/>
         <source>Repeat penalty</source>
         <translation>重复惩罚</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="180"/>
+        <location filename="../../app/base/settings.py" line="184"/>
         <source>Longest reply (tokens)</source>
         <translation>最长回复（token）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="183"/>
+        <location filename="../../app/base/settings.py" line="187"/>
         <source>Seed (-1 = random)</source>
         <translation>随机种子（-1 = 随机）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="187"/>
+        <location filename="../../app/base/settings.py" line="191"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="191"/>
+        <location filename="../../app/base/settings.py" line="195"/>
         <source>When the chat is too long</source>
         <translation>对话过长时</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="196"/>
+        <location filename="../../app/base/settings.py" line="200"/>
         <source>Interface language</source>
         <translation>界面语言</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="202"/>
+        <location filename="../../app/base/settings.py" line="206"/>
         <source>Show speed details</source>
         <translation>显示速度详情</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="161"/>
+        <location filename="../../app/base/settings.py" line="165"/>
         <source>Automatic</source>
         <translation>自动</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="162"/>
+        <location filename="../../app/base/settings.py" line="166"/>
         <source>On</source>
         <translation>开启</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="163"/>
+        <location filename="../../app/base/settings.py" line="167"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="192"/>
+        <location filename="../../app/base/settings.py" line="196"/>
         <source>Drop the oldest turns (and say so)</source>
         <translation>略去最早的几轮对话（并给出提示）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="193"/>
+        <location filename="../../app/base/settings.py" line="197"/>
         <source>Refuse to send</source>
         <translation>拒绝发送</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="197"/>
+        <location filename="../../app/base/settings.py" line="201"/>
         <source>System language</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="198"/>
+        <location filename="../../app/base/settings.py" line="202"/>
         <source>English</source>
         <translation>English</translation>
     </message>

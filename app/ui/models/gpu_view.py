@@ -58,8 +58,11 @@ class EngineStatus(QWidget):
 
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.bar.setVisible(False)
-        self.label.setText(self.tr("In use: %1 · %2 · %3").replace("%1", loaded.name)
-                           .replace("%2", loaded.quant or "?").replace("%3", loaded.backend))
+        if loaded.quant:
+            self.label.setText(self.tr("In use: %1 · %2 · %3").replace("%1", loaded.name)
+                               .replace("%2", loaded.quant).replace("%3", loaded.backend))
+        else:  # a model on a server: its quantization is the server's business
+            self.label.setText(self.tr("In use: %1 · %2").replace("%1", loaded.name).replace("%2", loaded.backend))
 
     def _on_failed(self, _message: str) -> None:
         self.bar.setVisible(False)

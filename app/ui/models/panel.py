@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 
 from app.base import paths
 from app.base.settings import SettingError, Settings
-from app.engines.contract import LoadedModel
+from app.engines.contract import Endpoint, LoadedModel
+from app.models import connections
 from app.models.library import Library
 from app.models.selection import default_model_path
 from app.ui.engine.controller import EngineController
@@ -46,6 +47,7 @@ from app.ui.models.common import (
     same_file,
 )
 from app.ui.models.compare_view import CompareView
+from app.ui.models.connections import ConnectionsView
 from app.ui.models.download_view import DownloadSection
 from app.ui.models.gpu_view import EngineStatus, GpuView
 from app.ui.models.library_view import LibraryJobs, LibraryTable
@@ -79,6 +81,8 @@ class ModelsPanel(QWidget):
         self._estimates: dict[tuple[Path, int], Estimate] = {}  # for this machine and these rows
         self._unsubscribe: Callable[[], None] | None = None  # set once built
         self.jobs = LibraryJobs(self.library, self)
+        # from now on, choosing a model file anywhere (File › Open too) clears a server model's choice
+        self._unfollow = connections.clear_remote_on_local_choice(settings)
 
     @property
     def built(self) -> bool:
@@ -155,6 +159,8 @@ class ModelsPanel(QWidget):
         self.details.addTab(self.compare, self.tr("Compare"))
         self.gpu = GpuView(self.settings)
         self.details.addTab(self.gpu, self.tr("GPU"))
+        self.servers = ConnectionsView()
+        self.details.addTab(self.servers, self.tr("Servers"))
         split.addWidget(self.details)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
@@ -178,6 +184,9 @@ class ModelsPanel(QWidget):
         self.picker.use_requested.connect(self.use_model)
         self.picker.download_requested.connect(self._prefill_download)
         self.compare.use_requested.connect(self.use_model)
+        self.servers.use_requested.connect(self.use_remote)
+        self.servers.removed.connect(self._on_connection_removed)
+        self.servers.set_current_model(connections.chosen(self.settings))
         self.download.downloaded.connect(lambda path: self.refresh(select=path))
         self.quantize.quantized.connect(lambda path: self.refresh(select=path))
         self.jobs.scanned.connect(self._on_scanned)
@@ -187,7 +196,9 @@ class ModelsPanel(QWidget):
 
     # ---- state -----------------------------------------------------------------------
     def current_path(self) -> Path | None:
-        """The model chosen in settings (the starter model when none is)."""
+        """The model file chosen in settings (the starter model when none is; None when a server model is)."""
+        if connections.chosen(self.settings) is not None:
+            return None
         return default_model_path(self.settings)
 
     def selected_row(self) -> ModelRow | None:
@@ -305,6 +316,35 @@ class ModelsPanel(QWidget):
             return
         self.show_message(self.tr("Switching to %1…").replace("%1", Path(path).name))
 
+    def use_remote(self, name: str, model_id: str) -> None:
+        """Make ``model_id`` on server ``name`` the model, and load it through the window like a local one."""
+        if connections.chosen(self.settings) == (name, model_id):
+            loaded = self.controller.model
+            if loaded is not None and loaded.spec == self._remote_spec(name, model_id):
+                self.show_message(self.tr("%1 is already in use.").replace("%1", model_id))
+                return
+        before = self.settings.get_str("remote_model")
+        try:
+            connections.choose_remote(self.settings, name, model_id)
+        except (SettingError, OSError) as exc:
+            self.show_message(self.tr("Could not save the choice: ") + str(exc), error=True)
+            return
+        self.show_message(self.tr("Switching to %1…").replace("%1", f"{model_id} ({name})"))
+        if self.settings.get_str("remote_model") == before:  # no setting changed: the window would not reload
+            self.reload_requested.emit()
+
+    def _remote_spec(self, name: str, model_id: str) -> Endpoint | None:
+        try:
+            connection = connections.ConnectionStore().get(name)
+        except connections.ConnectionProblem:
+            return None
+        return connection.endpoint(model_id) if connection is not None else None
+
+    def _on_connection_removed(self, name: str) -> None:
+        chosen = connections.chosen(self.settings)
+        if chosen is not None and chosen[0] == name:
+            self.settings.set(connections.REMOTE_SETTING, "")  # the next start uses a model file again
+
     def add_files(self) -> None:
         names, _ = QFileDialog.getOpenFileNames(self, self.tr("Add model files"), str(paths.models_dir()),
                                                 self.tr("GGUF models (*.gguf);;All files (*)"))
@@ -405,6 +445,10 @@ class ModelsPanel(QWidget):
                 self.refresh(select=current)  # e.g. File › Open model file added it to the library
             self._show_rows()
             self._update_details()
+        elif key == connections.REMOTE_SETTING:
+            self.servers.set_current_model(connections.chosen(self.settings))
+            self._show_rows()
+            self._update_details()
         elif key == "n_gpu_layers":
             self.gpu.sync()
             self.compare.n_gpu_layers = self.settings.get_int("n_gpu_layers")
@@ -418,6 +462,7 @@ class ModelsPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop downloads, quantizing and comparing (partial downloads are kept), and unsubscribe."""
+        self._unfollow()
         if self._unsubscribe is None:
             return  # never shown: nothing was started
         self.download.shutdown()
