@@ -114,6 +114,8 @@ case "$mode" in
     exec "$venv/bin/kestrel" gui "$@"
     ;;
   test)
+    # llama-server and ggml-rpc-server from the same llama.cpp, for the remote-engine tests (built once, cached)
+    KESTREL_VENV="$venv" KESTREL_LLAMA_VERSION="$LLAMA_VERSION" bash "$root/packaging/build_llama_tools.sh"
     echo "==> running the test suite"
     exec "$py" -m pytest "$@"
     ;;
