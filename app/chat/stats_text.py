@@ -116,10 +116,14 @@ def summary_line(stats: Mapping[str, object]) -> str:
     parts: list[str] = []
     tps = _number(stats, "decode_tps")
     if tps is not None and tps > 0:
-        parts.append(format_rate(tps))
+        parts.append(format_rate(tps) + _where(stats, "decode_tps"))
+    server = stats.get("server")
+    server_tps = _number(server, "decode_tps") if isinstance(server, Mapping) else None
+    if server_tps is not None and server_tps > 0:
+        parts.append(f"server {format_rate(server_tps)}")
     ttft = _number(stats, "ttft_s")
     if ttft is not None and ttft >= 0:
-        parts.append(f"TTFT {format_seconds(ttft)}")
+        parts.append(f"TTFT {format_seconds(ttft)}{_where(stats, 'ttft_s')}")
     prefill = _number(stats, "prefill_tps")
     if prefill is not None and prefill > 0:
         parts.append(f"prompt {format_rate(prefill)}")
@@ -151,6 +155,13 @@ def _server_lines(stats: Mapping[str, object]) -> list[str]:
         lines.append(f"Network and queueing: {format_seconds(ttft - prefill_s)} "
                      "(time to first token measured here, less the server's prompt time)")
     return lines
+
+
+def _where(stats: Mapping[str, object], figure: str) -> str:
+    """' measured here' / ' (server)' for a figure not timed by a local engine; '' otherwise."""
+    sources = stats.get("sources")
+    source = sources.get(figure) if isinstance(sources, Mapping) else None
+    return {"client": " measured here", "server": " (server)"}.get(source, "") if isinstance(source, str) else ""
 
 
 def details_tooltip(stats: Mapping[str, object]) -> str:

@@ -200,10 +200,11 @@ def test_the_tooltip_says_which_figures_a_server_reported_or_the_client_measured
     ]
 
 
-def test_engine_figures_carry_no_note_and_the_short_lines_never_do() -> None:
+def test_engine_figures_carry_no_note_and_the_message_line_stays_short() -> None:
     assert "(measured here)" not in details_tooltip(make_stats()) and "(server)" not in details_tooltip(make_stats())
     assert details_line(server_stats()) == "47.0 tok/s · 128 tokens · 400 ms to first token · stop: eos"
-    assert summary_line(server_stats()) == "47.0 tok/s · TTFT 400 ms"
+    # the readout says where a remote figure was timed (issue 12); the message's tooltip has every note
+    assert summary_line(server_stats()) == "47.0 tok/s measured here · TTFT 400 ms measured here"
 
 
 def test_a_stored_sources_value_of_the_wrong_type_is_ignored() -> None:
@@ -234,3 +235,11 @@ def test_server_figures_that_are_missing_or_malformed_add_nothing() -> None:
     assert "Network" not in details_tooltip({**base, "server": "garbage"})
     local = {"ttft_s": 0.3, "server": {"prefill_s": 0.1}}  # timed in the engine: no network in between
     assert "Network" not in details_tooltip(local)
+
+
+def test_the_readout_line_says_where_remote_figures_were_measured() -> None:
+    remote = {"decode_tps": 40.0, "ttft_s": 0.25, "stop_reason": "eos",
+              "sources": {"decode_tps": "client", "ttft_s": "client"}, "server": {"decode_tps": 52.5}}
+    assert summary_line(remote) == "40.0 tok/s measured here · server 52.5 tok/s · TTFT 250 ms measured here"
+    local = {"decode_tps": 40.0, "ttft_s": 0.25, "sources": {"decode_tps": "engine", "ttft_s": "engine"}}
+    assert summary_line(local) == "40.0 tok/s · TTFT 250 ms"
