@@ -105,6 +105,7 @@ class LoadedModel:
     gpu_layers: int | None = None
     n_layers: int | None = None
     adjustments: tuple[str, ...] = ()  # what a self-healing load changed, in words
+    exact_counts: bool = True  # False: token counts are estimates (a server that cannot tokenize for us)
 
     @property
     def path(self) -> Path | None:

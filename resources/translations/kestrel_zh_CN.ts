@@ -194,17 +194,22 @@
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/budget.py" line="21"/>
+        <location filename="../../app/ui/chat/budget.py" line="23"/>
         <source>Context: %1 / %2 tokens, %3 kept for the answer</source>
         <translation>上下文：%1 / %2 个 token，其中 %3 个预留给回答</translation>
     </message>
     <message>
         <location filename="../../app/ui/chat/budget.py" line="25"/>
+        <source>Context: about %1 / %2 tokens (estimated), %3 kept for the answer</source>
+        <translation>上下文：约 %1 / %2 个 token（估算），其中 %3 个预留给回答</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/budget.py" line="30"/>
         <source> — too long: the oldest turns will be left out</source>
         <translation>——过长：将略去最早的几轮对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/budget.py" line="27"/>
+        <location filename="../../app/ui/chat/budget.py" line="32"/>
         <source> — too long: sending will be refused</source>
         <translation>——过长：将无法发送</translation>
     </message>

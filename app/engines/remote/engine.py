@@ -155,7 +155,8 @@ class RemoteEngine(Engine):
         self._conn, self._info = conn, info
         self._loaded = LoadedModel(spec=spec, name=_name(info.model_id), n_ctx=n_ctx, backend=info.kind,
                                    chat_format="server", load_s=time.perf_counter() - started,
-                                   n_ctx_train=info.n_ctx_train, adjustments=adjustments)
+                                   n_ctx_train=info.n_ctx_train, adjustments=adjustments,
+                                   exact_counts=info.counting == "exact")
         if on_progress is not None:
             on_progress(1.0)
         return self._loaded

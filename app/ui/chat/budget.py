@@ -16,9 +16,14 @@ class BudgetLabel(QLabel):
         super().__init__("", parent)
         self.setObjectName("budgetLabel")
 
-    def show_budget(self, tokens: int, n_ctx: int, reserve: int, policy: str) -> None:
+    def show_budget(self, tokens: int, n_ctx: int, reserve: int, policy: str, exact: bool = True) -> None:
+        """``exact`` False: the count is an estimate (a server without a tokenizer), and the line says so."""
         translate = QCoreApplication.translate
-        text = translate("ChatPanel", "Context: %1 / %2 tokens, %3 kept for the answer").replace(
+        if exact:
+            template = translate("ChatPanel", "Context: %1 / %2 tokens, %3 kept for the answer")
+        else:
+            template = translate("ChatPanel", "Context: about %1 / %2 tokens (estimated), %3 kept for the answer")
+        text = template.replace(
             "%1", f"{tokens:,}").replace("%2", f"{n_ctx:,}").replace("%3", f"{reserve:,}")
         over = tokens + reserve > n_ctx
         if over and policy == "drop_oldest":

@@ -380,7 +380,8 @@ class ChatPanel(QWidget):
         if request is not self._budget_request or model is None or not isinstance(tokens, int):
             return
         reserve = answer_reserve(model.n_ctx, self.settings.get_int("max_tokens"))
-        self.budget_label.show_budget(tokens, model.n_ctx, reserve, self.settings.get_str("context_overflow"))
+        self.budget_label.show_budget(tokens, model.n_ctx, reserve, self.settings.get_str("context_overflow"),
+                                      exact=model.exact_counts)
 
     # ---- state -----------------------------------------------------------------------
     def _update_controls(self) -> None:

@@ -88,6 +88,7 @@ def test_load_stream_and_stats_with_server_figures(server: ScriptedServer) -> No
     assert engine.loaded is not None
     assert engine.loaded.backend == "llama-server" and engine.loaded.n_ctx == server.n_ctx
     assert engine.loaded.chat_format == "server" and engine.loaded.adjustments == ()
+    assert engine.loaded.exact_counts  # llama-server tokenizes with the model's own template
     deltas, error = collect(engine)
     assert error is None and "".join(deltas) == "".join(PIECES)
     stats = engine.last_stats
@@ -111,6 +112,7 @@ def test_unknown_figures_stay_unknown_and_an_unreported_context_is_flagged(serve
     assert engine.loaded is not None and engine.loaded.n_ctx == DEFAULT_N_CTX
     assert engine.loaded.backend == "OpenAI-compatible server"
     assert any("assumes" in note for note in engine.loaded.adjustments)
+    assert not engine.loaded.exact_counts  # no tokenizer on this server: counts are estimates
     collect(engine)
     stats = engine.last_stats
     assert stats is not None and stats.completion_tokens == len(PIECES)
