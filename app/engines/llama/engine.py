@@ -129,20 +129,21 @@ class LlamaEngine(TokenEngine, LogprobEngine):
     # ---- loading ---------------------------------------------------------------------
     def load(
         self, spec: ModelSpec, on_progress: LoadProgress | None = None,
-        cancel: threading.Event | None = None,
+        cancel: threading.Event | None = None, *, header: GGUFInfo | None = None,
     ) -> LoadedModel:
         """Load a model; raises EngineError with a user-facing reason on any failure.
 
         With ``allow_fallback`` a memory failure is retried with fewer GPU layers, then a
         smaller context; ``LoadedModel.adjustments`` says what changed. Setting ``cancel``
-        stops the load at llama.cpp's next progress call (LoadCancelled).
+        stops the load at llama.cpp's next progress call (LoadCancelled). ``header``: the file's
+        GGUF header when the caller has read and checked it already (it takes ~0.2 s to read).
         """
         if not isinstance(spec, LocalModel):
             raise EngineError(f"The llama.cpp engine loads GGUF files, not {spec.label}.")
         params = spec
         path = Path(params.path).expanduser()
         try:
-            info = read_gguf_info(path)
+            info = header if header is not None else read_gguf_info(path)
         except GGUFError as exc:
             raise EngineError(str(exc)) from exc
         self.unload()

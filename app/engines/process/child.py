@@ -134,7 +134,11 @@ class _Child:
         engine = self._engine
         try:
             if isinstance(request, Load):
-                self._send(Done(engine.load(request.spec, self._load_progress(), stop)))
+                if request.header is not None:  # the llama engine: the parent read the header already
+                    loaded = engine.load(request.spec, self._load_progress(), stop, header=request.header)
+                else:
+                    loaded = engine.load(request.spec, self._load_progress(), stop)
+                self._send(Done(loaded))
             elif isinstance(request, Tokenize):
                 self._send(Done(engine.tokenize(request.text, add_special=request.add_special,
                                                 parse_special=request.parse_special)))

@@ -201,9 +201,10 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         """Start a fresh child and load ``spec`` in it; cancel ends the child at once."""
         if not isinstance(spec, LocalModel):
             raise EngineError(f"The llama.cpp engine loads GGUF files, not {spec.label}.")
+        header = None
         if self._kind == "llama":
-            try:  # a plainly bad file is refused here, without starting a child
-                read_gguf_info(spec.path)
+            try:  # a plainly bad file is refused here, without starting a child; the child reuses the header
+                header = read_gguf_info(Path(spec.path).expanduser())
             except GGUFError as exc:
                 raise EngineError(str(exc)) from exc
         self.unload()
@@ -212,7 +213,7 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         self._child = _Child(self._kind, self._options)
         self._spec = spec
         try:
-            loaded = self._call(Load(spec), f"loading {spec.label}", cancel=cancel, on_progress=on_progress)
+            loaded = self._call(Load(spec, header), f"loading {spec.label}", cancel=cancel, on_progress=on_progress)
         except BaseException:
             self.unload()
             raise

@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.engines.contract import ChatMessage, GenerationParams, GenerationStats, LiveStats, LocalModel
+from app.gguf.reader import GGUFInfo
 
 
 # ---- parent to child --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Load:
+    """Load ``spec``; ``header`` is its GGUF header when the parent has read and checked it already."""
+
     spec: LocalModel
+    header: GGUFInfo | None = None
 
 
 @dataclass(frozen=True)
