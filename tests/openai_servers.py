@@ -42,6 +42,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server process to end, and kill it if it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def llama_cpp_server(model: Path, n_ctx: int, log: Path) -> Iterator[str]:
     """llama-cpp-python's own OpenAI server on ``model`` at 127.0.0.1; yields its base URL (``.../v1``)."""
@@ -65,12 +75,7 @@ def llama_cpp_server(model: Path, n_ctx: int, log: Path) -> Iterator[str]:
                 time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @dataclass

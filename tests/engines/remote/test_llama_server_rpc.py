@@ -25,7 +25,7 @@ from huggingface_hub.utils import httpx
 from app.engines.contract import ChatMessage, Endpoint, GenerationParams
 from app.engines.remote.engine import RemoteEngine
 from tests.llama_tools import HOW_TO_BUILD, LlamaTools, llama_tools
-from tests.openai_servers import free_port
+from tests.openai_servers import free_port, stop_process
 
 pytestmark = [pytest.mark.real_model, pytest.mark.usefixtures("loopback_guard")]
 
@@ -62,12 +62,7 @@ def _process(args: Sequence[str], log: Path, env: dict[str, str] | None = None) 
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def _tail(log: Path) -> str:
