@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,17 @@ def loopback_guard() -> Iterator[None]:
     with loopback_only() as refused:
         yield
     assert not refused, f"network use outside loopback: {refused}"
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[Any]:
+    """The system keyring replaced by tests.keyrings.MemoryKeyring for the test."""
+    import keyring
+
+    from tests.keyrings import MemoryKeyring
+
+    before = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)

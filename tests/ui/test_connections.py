@@ -7,10 +7,8 @@ controller's factory gives the real RemoteEngine for a server model (the fake en
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -25,19 +23,10 @@ from app.ui.engine.controller import EngineController
 from app.ui.main_window import MainWindow
 from app.ui.models.connections import ConnectionsView
 from tests import gguf_files
-from tests.base.test_credentials import MemoryKeyring
+from tests.keyrings import MemoryKeyring
 from tests.openai_servers import ScriptedServer
 
 pytestmark = [pytest.mark.qt_log_ignore("propagateSizeHints"), pytest.mark.usefixtures("loopback_guard")]
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    before = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(before)
 
 
 def _factory(spec: ModelSpec) -> Engine:

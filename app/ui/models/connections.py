@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.base import credentials
 from app.models import connections
 from app.models.connections import CheckResult, Connection, ConnectionProblem, ConnectionStore
+from app.ui.widgets.buttons import add_button
 from app.ui.widgets.notice import Notice
 from app.ui.widgets.tasks import Task, run_task
 
@@ -58,8 +59,8 @@ class ConnectionsView(QWidget):
         self.list.setObjectName("connectionList")
         left.addWidget(self.list, 1)
         buttons = QHBoxLayout()
-        self.new_button = self._button(self.tr("New"), "newConnectionButton", self.new_connection, buttons)
-        self.remove_button = self._button(self.tr("Remove"), "removeConnectionButton", self.remove_selected, buttons)
+        self.new_button = add_button(self.tr("New"), "newConnectionButton", self.new_connection, buttons)
+        self.remove_button = add_button(self.tr("Remove"), "removeConnectionButton", self.remove_selected, buttons)
         left.addLayout(buttons)
         row.addLayout(left, 1)
 
@@ -103,7 +104,7 @@ class ConnectionsView(QWidget):
         self.key_place.setWordWrap(True)
         middle.addWidget(self.key_place)
         check_row = QHBoxLayout()
-        self.check_button = self._button(self.tr("Save and check"), "checkConnectionButton", self.save_and_check,
+        self.check_button = add_button(self.tr("Save and check"), "checkConnectionButton", self.save_and_check,
                                          check_row)
         check_row.addStretch(1)
         middle.addLayout(check_row)
@@ -119,7 +120,7 @@ class ConnectionsView(QWidget):
         self.models.setObjectName("serverModels")
         right.addWidget(self.models, 1)
         use_row = QHBoxLayout()
-        self.use_button = self._button(self.tr("Use this model"), "useRemoteButton", self.use_selected, use_row)
+        self.use_button = add_button(self.tr("Use this model"), "useRemoteButton", self.use_selected, use_row)
         right.addLayout(use_row)
         row.addLayout(right, 1)
 
@@ -129,13 +130,6 @@ class ConnectionsView(QWidget):
         for field in (self.url_field, self.key_field):
             field.textChanged.connect(self._update_form)
         self._update_form()
-
-    def _button(self, text: str, name: str, slot, row: QHBoxLayout) -> QPushButton:  # type: ignore[no-untyped-def]
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.clicked.connect(slot)
-        row.addWidget(button)
-        return button
 
     # ---- state -----------------------------------------------------------------------
     def selected(self) -> Connection | None:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPushButton,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -53,6 +52,7 @@ from app.ui.models.gpu_view import EngineStatus, GpuView
 from app.ui.models.library_view import LibraryJobs, LibraryTable
 from app.ui.models.picker import QuantPicker
 from app.ui.models.quantize_view import QuantizeBox
+from app.ui.widgets.buttons import add_button
 from app.ui.widgets.notice import Notice
 from app.ui.widgets.tasks import run_task
 
@@ -130,15 +130,15 @@ class ModelsPanel(QWidget):
         self.table = LibraryTable()
         column.addWidget(self.table, 1)
         buttons = QHBoxLayout()
-        self.use_button = self._button(self.tr("Use this model"), "useModelButton", self.use_selected, buttons)
+        self.use_button = add_button(self.tr("Use this model"), "useModelButton", self.use_selected, buttons)
         self.use_button.setDefault(True)
-        self.folder_button = self._button(self.tr("Show in folder"), "showFolderButton", self.show_in_folder, buttons)
-        self.remove_button = self._button(self.tr("Remove from list"), "removeModelButton", self.remove_selected,
+        self.folder_button = add_button(self.tr("Show in folder"), "showFolderButton", self.show_in_folder, buttons)
+        self.remove_button = add_button(self.tr("Remove from list"), "removeModelButton", self.remove_selected,
                                           buttons)
-        self.delete_button = self._button(self.tr("Delete"), "deleteModelButton", self.delete_selected, buttons)
+        self.delete_button = add_button(self.tr("Delete"), "deleteModelButton", self.delete_selected, buttons)
         buttons.addStretch(1)
-        self.add_button = self._button(self.tr("Add model file…"), "addModelButton", self.add_files, buttons)
-        self.rescan_button = self._button(self.tr("Rescan other apps"), "rescanButton", self.rescan, buttons)
+        self.add_button = add_button(self.tr("Add model file…"), "addModelButton", self.add_files, buttons)
+        self.rescan_button = add_button(self.tr("Rescan other apps"), "rescanButton", self.rescan, buttons)
         self.rescan_button.setToolTip(self.tr("Look for GGUF files in the Hugging Face cache and LM Studio's "
                                               "models folder (linked in place, never copied)"))
         column.addLayout(buttons)
@@ -166,13 +166,6 @@ class ModelsPanel(QWidget):
         split.setStretchFactor(1, 1)
         split.setSizes([320, 380])
         layout.addWidget(split, 1)
-
-    def _button(self, text: str, name: str, slot, row: QHBoxLayout) -> QPushButton:  # type: ignore[no-untyped-def]
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.clicked.connect(slot)
-        row.addWidget(button)
-        return button
 
     def _connect(self) -> None:
         c = self.controller
