@@ -35,6 +35,7 @@ def zip_refusal(source: Path | BinaryIO, what: str = "documents") -> str | None:
             entries = archive.infolist()
             reason = _directory_refusal(entries, what)
             return reason if reason is not None else _element_refusal(archive, entries, what)
+    # zipfile raises NotImplementedError for a compression method it cannot read
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError):
         return None
 

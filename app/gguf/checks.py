@@ -272,8 +272,8 @@ def header_problem(meta: Mapping[str, object], arrays: Mapping[str, int],
                    tensors: Iterable[tuple[str, int]], vocab: Vocabulary | None) -> str | None:
     """The first reason llama.cpp would abort on this header, or None.
 
-    ``arrays`` maps each array key to its length (values longer than the reader keeps are
-    placeholders); ``tensors`` gives each tensor's name and absolute data offset.
+    ``arrays`` maps each array key to its length (an array longer than the reader keeps is
+    counted, not stored); ``tensors`` gives each tensor's name and absolute data offset.
     """
     h = _Header(meta, arrays)
     for problem in (
