@@ -10,8 +10,12 @@ deltas), ``delay_s`` (between chunks), ``usage``/``timings`` (sent with the fina
 ``cut_after`` (drop the connection after N deltas), ``stall_after`` (stop sending after N
 deltas, connection left open), ``never_answer`` (read the request, send nothing),
 ``malformed_after`` (send a chunk that is not JSON after N deltas), ``error_after`` (send an
-``error`` object after N deltas, as llama-server does when generation fails). ``requests`` records what
-was asked; ``disconnected`` is set when a streaming client went away.
+``error`` object after N deltas, as llama-server does when generation fails), ``slots`` (llama-server's
+``total_slots`` in ``/props``), ``live_timings`` (llama-server's running ``timings`` with every chunk
+when the request asks for ``timings_per_token``), ``ollama`` (answer like Ollama: ``/api/version``,
+``/api/show``, ``/api/tags`` and a newline-delimited ``/api/chat`` ending in ``ollama_metrics``).
+``requests`` records what was asked; ``disconnected`` is set when a streaming client went away;
+``max_in_flight`` is the most replies that were streaming at the same time.
 
 ``free_port()`` gives a port nothing listens on (for the connection-refused case).
 """
@@ -107,7 +111,14 @@ class ScriptedServer:
     never_answer: bool = False
     malformed_after: int | None = None
     error_after: int | None = None
+    slots: int | None = None
+    live_timings: bool = False
+    ollama: bool = False
+    ollama_metrics: dict[str, Any] | None = None
     requests: list[Seen] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
     disconnected: threading.Event = field(default_factory=threading.Event)
     closing: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
@@ -119,7 +130,13 @@ class ScriptedServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def chats(self) -> list[Seen]:
-        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+        return [r for r in self.requests if r.path.endswith(("/chat/completions", "/api/chat"))]
+
+    def streaming(self, change: int) -> None:
+        """A reply started (+1) or ended (-1): keeps ``max_in_flight``."""
+        with self.lock:
+            self.in_flight += change
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def __enter__(self) -> ScriptedServer:
         script = self
@@ -181,7 +198,19 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/v1/chat/completions" and self.command == "POST":
                 self._chat(body)
             elif script.llama_server and path == "/props":
-                self._json(200, {"default_generation_settings": {"n_ctx": script.n_ctx}})
+                props: dict[str, Any] = {"default_generation_settings": {"n_ctx": script.n_ctx}}
+                if script.slots is not None:
+                    props["total_slots"] = script.slots
+                self._json(200, props)
+            elif script.ollama and path == "/api/version":
+                self._json(200, {"version": "0.33.2"})
+            elif script.ollama and path == "/api/show":
+                self._json(200, {"parameters": f"num_ctx {script.n_ctx}",
+                                 "model_info": {"gemma3.context_length": 32768}})
+            elif script.ollama and path == "/api/tags":
+                self._json(200, {"models": [{"name": m} for m in script.models]})
+            elif script.ollama and path == "/api/chat" and self.command == "POST":
+                self._ollama_chat(body)
             elif script.llama_server and path == "/apply-template":
                 messages = body.get("messages", []) if isinstance(body, dict) else []
                 prompt = "".join(f"<|{m['role']}|>{m['content']}" for m in messages) + "<|assistant|>"
@@ -220,6 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self._event({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+        live = script.live_timings and isinstance(body, dict) and body.get("timings_per_token") is True
+        script.streaming(+1)
         try:
             for i, piece in enumerate(script.pieces):
                 if i == script.cut_after:
@@ -236,7 +267,11 @@ class _Handler(BaseHTTPRequestHandler):
                     self._event({"error": {"code": 500, "message": "llama_decode failed", "type": "server_error"}})
                 if script.delay_s and script.closing.wait(script.delay_s):
                     return
-                self._event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                event: dict[str, Any] = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                if live:  # llama-server's running figures: prompt known, generation so far
+                    event["timings"] = {"prompt_n": 12, "cache_n": 3, "prompt_ms": 40.0, "predicted_n": i + 1,
+                                        "predicted_ms": 20.0 * (i + 1), "predicted_per_second": 50.0}
+                self._event(event)
             final: dict[str, Any] = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
             if script.timings is not None:
                 final["timings"] = script.timings
@@ -248,6 +283,41 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             script.disconnected.set()
             self.close_connection = True
+        finally:
+            script.streaming(-1)
+
+    def _ollama_chat(self, body: Any) -> None:
+        """Ollama's native chat: one JSON object a line, the last with its counts and durations."""
+        script = self.script
+        model = body.get("model") if isinstance(body, dict) else None
+        if model not in script.models:
+            self._json(404, {"error": f"model '{model}' not found"})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        script.streaming(+1)
+        try:
+            for i, piece in enumerate(script.pieces):
+                if i == script.error_after:
+                    self._send(json.dumps({"error": "an error was encountered while running the model"}).encode()
+                               + b"\n")
+                    break
+                if script.delay_s and script.closing.wait(script.delay_s):
+                    return
+                line = {"model": model, "message": {"role": "assistant", "content": piece}, "done": False}
+                self._send(json.dumps(line).encode() + b"\n")
+            else:
+                final = {"model": model, "message": {"role": "assistant", "content": ""}, "done": True,
+                         "done_reason": "stop", **(script.ollama_metrics or {})}
+                self._send(json.dumps(final).encode() + b"\n")
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            script.disconnected.set()
+            self.close_connection = True
+        finally:
+            script.streaming(-1)
 
     def _event(self, obj: Any) -> None:
         self._send(b"data: " + json.dumps(obj).encode() + b"\n\n")

@@ -126,13 +126,13 @@ def summary_line(stats: Mapping[str, object]) -> str:
         parts.append(f"TTFT {format_seconds(ttft)}{_where(stats, 'ttft_s')}")
     prefill = _number(stats, "prefill_tps")
     if prefill is not None and prefill > 0:
-        parts.append(f"prompt {format_rate(prefill)}")
+        parts.append(f"prompt {format_rate(prefill)}{_where(stats, 'prefill_tps')}")
     cached = _count(stats, "cached_tokens")
     if cached:
-        parts.append(f"{cached:,} cached")
+        parts.append(f"{cached:,} cached{_where(stats, 'cached_tokens')}")
     used, n_ctx = _count(stats, "context_used"), _count(stats, "n_ctx")
     if used is not None and n_ctx:
-        parts.append(f"ctx {used:,}/{n_ctx:,}")
+        parts.append(f"ctx {used:,}/{n_ctx:,}{_where(stats, 'context_used')}")
     reason = _text(stats, "stop_reason")
     if not parts and reason is not None:
         return stop_reason_words(reason)
@@ -240,6 +240,10 @@ def live_line(live: LiveStats) -> str:
             done = min(live.evaluated_tokens, live.to_evaluate)
             return f"Reading prompt {done:,} / {live.to_evaluate:,} tokens"
         return "Reading prompt…"
+    parts: list[str] = []
     if live.decode_tps is not None and live.decode_tps > 0:
-        return f"{format_rate(live.decode_tps)}{SEP}{_tokens(live.completion_tokens)}"
-    return _tokens(live.completion_tokens)
+        parts.append(format_rate(live.decode_tps))
+    server_tps = live.server.decode_tps if live.server is not None else None
+    if server_tps is not None and server_tps > 0:  # llama-server's own running figure
+        parts.append(f"server {format_rate(server_tps)}")
+    return SEP.join([*parts, _tokens(live.completion_tokens)])

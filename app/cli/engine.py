@@ -23,23 +23,36 @@ from app.models.starter import StarterModelMissing
 __all__ = ["add_endpoint_arguments", "make_engine", "model_name", "new_engine", "open_engine"]
 
 
-def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--endpoint URL`` and ``--api-key-env VAR``: run on a server; ``--model`` then names its model."""
+MAX_PARALLEL = 64
+
+
+def add_endpoint_arguments(parser: argparse.ArgumentParser, *, parallel: bool = False) -> None:
+    """``--endpoint URL`` and ``--api-key-env VAR``: run on a server; ``--model`` then names its model.
+
+    ``parallel``: also ``--parallel N``, for commands that can send several requests at once.
+    """
     group = parser.add_argument_group("a model on a server (OpenAI-compatible: llama-server, vLLM, Ollama, ...)")
     group.add_argument("--endpoint", metavar="URL",
                        help="the server's base URL, e.g. http://127.0.0.1:8080/v1 (--model is then the model id)")
     group.add_argument("--api-key-env", metavar="VAR",
                        help="take the server's API key from this environment variable")
+    if parallel:
+        group.add_argument("--parallel", metavar="N", type=int,
+                           help="requests to send at once (default: the slots llama-server reports, else 1)")
 
 
-def endpoint_spec(endpoint: str, model: str | None, api_key_env: str | None, n_ctx: int | None) -> Endpoint:
-    """The spec for ``--endpoint``; a missing model id or a malformed URL is a one-line CliError."""
+def endpoint_spec(endpoint: str, model: str | None, api_key_env: str | None, n_ctx: int | None,
+                  parallel: int | None = None) -> Endpoint:
+    """The spec for ``--endpoint``; a missing model id, a malformed URL or a bad count is a one-line CliError."""
     if not endpoint.startswith(("http://", "https://")) or "://" not in endpoint or not endpoint.split("://", 1)[1]:
         raise CliError(f"--endpoint must be an http:// or https:// URL, not {endpoint!r}")
     if not model:
         raise CliError("--endpoint needs --model ID: the id of a model the server serves")
+    if parallel is not None and not 1 <= parallel <= MAX_PARALLEL:
+        raise CliError(f"--parallel must be between 1 and {MAX_PARALLEL}, not {parallel}")
     return Endpoint(url=endpoint.rstrip("/"), model_id=model,
-                    credential=env_reference(api_key_env) if api_key_env else None, n_ctx=n_ctx)
+                    credential=env_reference(api_key_env) if api_key_env else None, n_ctx=n_ctx,
+                    parallel=parallel)
 
 
 def new_engine(spec: ModelSpec) -> Engine:
@@ -50,7 +63,7 @@ def new_engine(spec: ModelSpec) -> Engine:
 @contextmanager
 def open_engine(settings: Settings, model: str | None, *, n_ctx: int | None = None,
                 n_threads: int | None = None, n_gpu_layers: int | None = None,
-                endpoint: str | None = None, api_key_env: str | None = None,
+                endpoint: str | None = None, api_key_env: str | None = None, parallel: int | None = None,
                 ) -> Iterator[tuple[Engine, LoadedModel]]:
     """The engine with ``model`` (or the one in settings) loaded; unloaded again on the way out.
 
@@ -59,10 +72,10 @@ def open_engine(settings: Settings, model: str | None, *, n_ctx: int | None = No
     """
     spec: ModelSpec
     if endpoint is not None:
-        spec = endpoint_spec(endpoint, model, api_key_env, n_ctx)
+        spec = endpoint_spec(endpoint, model, api_key_env, n_ctx, parallel)
     else:
-        if api_key_env is not None:
-            raise CliError("--api-key-env only applies with --endpoint")
+        if api_key_env is not None or parallel is not None:
+            raise CliError(f"--{'api-key-env' if api_key_env is not None else 'parallel'} only applies with --endpoint")
         try:
             spec = load_spec(settings, model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
         except (ModelNotFound, StarterModelMissing) as exc:

@@ -18,7 +18,7 @@ from app.cli.engine import add_endpoint_arguments, model_name, open_engine
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
 from app.documents.document import ExtractedDocument, ExtractionError
 from app.documents.extract import extract
-from app.engines.contract import EngineError
+from app.engines.contract import ConcurrentEngine, EngineError
 from app.summarize.cache import SummaryCache
 from app.summarize.options import LANGS, PRESETS, SummaryOptions
 from app.summarize.results import SummaryProgress
@@ -35,7 +35,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("file", type=Path, metavar="FILE", help="the document to summarize")
     parser.add_argument("--model", help="GGUF file (default: the model chosen in settings), "
                         "or with --endpoint the id of a model on that server")
-    add_endpoint_arguments(parser)
+    add_endpoint_arguments(parser, parallel=True)
     parser.add_argument("--preset", choices=PRESETS, default="bullets",
                         help="tldr: a few sentences; bullets: one point per part (default); detailed: overview + parts")
     parser.add_argument("--lang", choices=LANGS, default="auto",
@@ -107,7 +107,8 @@ def _summarize(args: argparse.Namespace, document: ExtractedDocument) -> int:
     options = SummaryOptions(preset=args.preset, lang=args.lang)
     cache = NoCache() if args.no_cache else SummaryCache()
     with open_engine(settings, args.model, n_ctx=args.n_ctx, n_threads=args.threads,
-                     endpoint=args.endpoint, api_key_env=args.api_key_env) as (engine, loaded):
+                     endpoint=args.endpoint, api_key_env=args.api_key_env,
+                     parallel=args.parallel) as (engine, loaded):
         stop = threading.Event()
         restore_sigint = install_sigint(stop)
         try:
@@ -121,7 +122,8 @@ def _summarize(args: argparse.Namespace, document: ExtractedDocument) -> int:
     if args.json:
         line = result.to_json()
         line.update(file=str(args.file), name=document.name, kind=document.kind, pages=document.pages,
-                    characters=document.characters, model=model_name(loaded))
+                    characters=document.characters, model=model_name(loaded),
+                    parallel=engine.parallel if isinstance(engine, ConcurrentEngine) else 1)
         print(json.dumps(line, ensure_ascii=False), flush=True)
     else:
         print(result.summary, flush=True)

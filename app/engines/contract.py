@@ -7,8 +7,8 @@ description's llama-only fields are optional, and every speed figure says where 
 measured, or is ``None`` when nobody measured it.
 
 Capabilities beyond plain chat are declared as protocols (:class:`TokenEngine`,
-:class:`LogprobEngine`) that an engine class inherits explicitly; callers check them
-with ``isinstance``.
+:class:`LogprobEngine`, :class:`ConcurrentEngine`) that an engine class inherits
+explicitly; callers check them with ``isinstance``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class Endpoint:
     credential: str | None = None
     n_ctx: int | None = None
     ca_file: str | None = None  # a CA bundle to verify an https server's certificate with
+    parallel: int | None = None  # replies the server may run at once for us; None: as it reports, else 1
 
     @property
     def label(self) -> str:
@@ -114,19 +115,6 @@ class LoadedModel:
 
 
 @dataclass(frozen=True)
-class LiveStats:
-    """A progress snapshot sent at most every 0.25 s while a reply is produced."""
-
-    phase: Literal["prefill", "decode"]
-    prompt_tokens: int
-    evaluated_tokens: int  # prompt tokens evaluated so far (prefill progress)
-    to_evaluate: int  # prompt tokens that need evaluating (not from cache)
-    completion_tokens: int
-    elapsed_s: float
-    decode_tps: float | None  # rolling over the last ~2 s of decoding; None until known
-
-
-@dataclass(frozen=True)
 class ServerFigures:
     """What a server reported about one reply in its own words (each None when it did not say).
 
@@ -146,6 +134,20 @@ class ServerFigures:
     @property
     def empty(self) -> bool:
         return all(value is None for value in asdict(self).values())
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """A progress snapshot sent at most every 0.25 s while a reply is produced."""
+
+    phase: Literal["prefill", "decode"]
+    prompt_tokens: int
+    evaluated_tokens: int  # prompt tokens evaluated so far (prefill progress)
+    to_evaluate: int  # prompt tokens that need evaluating (not from cache)
+    completion_tokens: int
+    elapsed_s: float
+    decode_tps: float | None  # rolling over the last ~2 s of decoding; None until known
+    server: ServerFigures | None = None  # a server's own running figures (llama-server's per-token timings)
 
 
 #: The figures of :class:`GenerationStats` that carry a source.
@@ -297,6 +299,30 @@ class LogprobEngine(Engine, Protocol):
 
     def next_token_logprobs(self, tokens: list[int]) -> Any:
         """An ``n x n_vocab`` numpy array of log-probabilities for every position."""
+        ...
+
+
+@runtime_checkable
+class ConcurrentEngine(Engine, Protocol):
+    """An engine that can run several replies at once (a server with parallel slots).
+
+    ``stream_concurrent`` may be called from several threads at the same time; each reply's
+    figures go to its own ``on_stats`` instead of the shared ``last_stats``.
+    """
+
+    @property
+    def parallel(self) -> int:
+        """How many replies may run at once (1: one at a time)."""
+        ...
+
+    def stream_concurrent(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stop: threading.Event | None = None,
+        on_stats: Callable[[GenerationStats], None] | None = None,
+    ) -> Iterator[str]:
+        """Like ``stream``; ``on_stats`` gets this reply's figures when the iterator ends, however it ends."""
         ...
 
 

@@ -2,7 +2,9 @@
 
 A connection is a name, a base URL (``http(s)://host:port/v1``), a *reference* to its API key
 (:mod:`app.base.credentials`; the key itself is never in this file), an optional CA file for
-https and an optional context size for servers that do not report theirs. They live in
+https, an optional context size for servers that do not report theirs, and how many requests
+Kestrel may send it at once (summaries send that many parts together; unset: the slots
+llama-server reports, else one). They live in
 ``connections.json`` in the config folder, written atomically.
 
 The chosen remote model is the ``remote_model`` setting, ``"<connection>/<model id>"``;
@@ -40,6 +42,7 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost
 #: A check is interactive: fail fast rather than wait the engine's minutes.
 CHECK_TIMEOUTS = Timeouts(connect_s=5.0, request_s=15.0)
 MAX_NAME = 60
+MAX_PARALLEL = 64
 
 
 class ConnectionProblem(ValueError):
@@ -55,11 +58,12 @@ class Connection:
     credential: str | None = None
     ca_file: str | None = None
     n_ctx: int | None = None
+    parallel: int | None = None  # requests at once; None: as the server reports, else 1
 
     def endpoint(self, model_id: str, n_ctx: int | None = None) -> Endpoint:
         """The spec that loads ``model_id`` from this server."""
         return Endpoint(url=self.url, model_id=model_id, credential=self.credential, n_ctx=n_ctx or self.n_ctx,
-                        ca_file=self.ca_file)
+                        ca_file=self.ca_file, parallel=self.parallel)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class CheckResult:
     kind: str
     model_ids: tuple[str, ...]
     n_ctx: int | None
+    slots: int | None = None  # replies the server runs at once, where it says
 
 
 # ---- checking what the user typed ---------------------------------------------------------
@@ -106,7 +111,8 @@ def key_sent_in_clear(url: str, has_key: bool) -> bool:
     return has_key and url.strip().lower().startswith("http://") and not is_loopback(url)
 
 
-def validate(name: str, url: str, ca_file: str | None, n_ctx: int | None) -> tuple[str, str]:
+def validate(name: str, url: str, ca_file: str | None, n_ctx: int | None,
+             parallel: int | None = None) -> tuple[str, str]:
     """The cleaned name and URL; ConnectionProblem with one line for what is wrong."""
     clean = name.strip()
     if not clean:
@@ -121,6 +127,8 @@ def validate(name: str, url: str, ca_file: str | None, n_ctx: int | None) -> tup
             raise ConnectionProblem(f"the CA file {ca_file} does not exist")
     if n_ctx is not None and not 256 <= n_ctx <= 1_048_576:
         raise ConnectionProblem("the context size must be between 256 and 1,048,576 tokens")
+    if parallel is not None and not 1 <= parallel <= MAX_PARALLEL:
+        raise ConnectionProblem(f"requests at once must be between 1 and {MAX_PARALLEL}")
     return clean, address
 
 
@@ -129,11 +137,15 @@ def _from_json(entry: Mapping[str, Any]) -> Connection | None:
     name, url = entry.get("name"), entry.get("url")
     if not isinstance(name, str) or not isinstance(url, str):
         return None
-    credential, ca_file, n_ctx = entry.get("credential"), entry.get("ca_file"), entry.get("n_ctx")
+    credential, ca_file = entry.get("credential"), entry.get("ca_file")
     return Connection(name=name, url=url,
                       credential=credential if isinstance(credential, str) else None,
                       ca_file=ca_file if isinstance(ca_file, str) else None,
-                      n_ctx=n_ctx if isinstance(n_ctx, int) and not isinstance(n_ctx, bool) and n_ctx > 0 else None)
+                      n_ctx=_count(entry.get("n_ctx")), parallel=_count(entry.get("parallel")))
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 class ConnectionStore:
@@ -168,12 +180,12 @@ class ConnectionStore:
         write_atomic(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def add(self, name: str, url: str, *, api_key: str | None = None, ca_file: str | None = None,
-            n_ctx: int | None = None, keep_key: bool = False) -> Connection:
+            n_ctx: int | None = None, parallel: int | None = None, keep_key: bool = False) -> Connection:
         """Save a connection (replacing one of the same name); the key goes to :func:`credentials.store`.
 
         ``keep_key``: with no new key, an edited connection keeps the key it had (else it is deleted).
         """
-        clean, address = validate(name, url, ca_file, n_ctx)
+        clean, address = validate(name, url, ca_file, n_ctx, parallel)
         existing = self.get(clean)
         if api_key:
             credential: str | None = credentials.store(clean, api_key)
@@ -181,7 +193,7 @@ class ConnectionStore:
             credential = existing.credential if keep_key and existing is not None else None
         if existing is not None and existing.credential not in (None, credential):
             credentials.delete(existing.credential)  # the old key must not linger
-        connection = Connection(clean, address, credential, ca_file or None, n_ctx)
+        connection = Connection(clean, address, credential, ca_file or None, n_ctx, parallel)
         connections = self.all()
         if existing is None:
             connections.append(connection)
@@ -243,7 +255,7 @@ def check(connection: Connection, timeouts: Timeouts = CHECK_TIMEOUTS) -> CheckR
         except EngineError as exc:  # the list came, the details did not: still usable
             log.info("server details unavailable: %s", exc)
             return CheckResult("OpenAI-compatible server", tuple(ids), None)
-        return CheckResult(info.kind, tuple(ids), info.n_ctx)
+        return CheckResult(info.kind, tuple(ids), info.n_ctx, info.slots)
     finally:
         conn.close()
 

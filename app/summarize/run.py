@@ -12,12 +12,14 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 
 from app.documents.chunking import Chunk, chunk_sections
 from app.documents.document import ExtractedDocument
-from app.engines.contract import Engine, GenerationParams, GenerationStats
+from app.engines.contract import ChatMessage, ConcurrentEngine, Engine, GenerationParams, GenerationStats
 from app.summarize.answers import clean, fallback, leads, norm, parse_points, repeats
 from app.summarize.cache import SummaryCache, run_key, sha
 from app.summarize.options import SummaryOptions
@@ -38,6 +40,46 @@ from app.summarize.results import ChunkInfo, Point, SourceRange, SummaryProgress
 from app.summarize.tokens import make_counter, prompt_size, stream_prompt
 
 PROGRESS_INTERVAL_S = 0.1
+_HALT_POLL_S = 0.05  # how often the parallel map looks at the user's stop while it waits
+
+
+def read_answer(iterator: Iterator[str], content: str, *, blank_stop: bool, copy_is_echo: bool,
+                on_delta: Callable[[str], None] | None = None) -> tuple[str, bool]:
+    """Stream one answer; a blank line, a loop or an echo of the request ends it early.
+
+    Returns the text streamed and whether it was an echo. ``copy_is_echo``: copying the
+    input counts as an echo too (a combined summary that repeats its parts verbatim
+    combines nothing). The iterator is closed on the way out, so the engine's request
+    ends now, not when the generator is collected.
+    """
+    instruction = norm(content if copy_is_echo else content[: content.find("<<<")] if "<<<" in content
+                        else content[:300])
+    pieces: list[str] = []
+    seen = ""
+    try:
+        for delta in iterator:
+            pieces.append(delta)
+            if on_delta is not None:
+                on_delta(delta)
+            seen = (seen + delta).lstrip()
+            if len(seen) >= 24 and len(seen) - len(delta) < 24 and norm(seen[:24]) in instruction:
+                return "".join(pieces), True  # a base model repeating the request: nothing to wait for
+            if (blank_stop and "\n\n" in seen) or repeats(seen) >= 0:
+                break
+    finally:
+        if isinstance(iterator, Generator):
+            iterator.close()
+    return "".join(pieces), False
+
+
+def finish_answer(text: str, echo: bool, blank_stop: bool) -> str:
+    """The usable part of a streamed answer: no echo, no loop, the first paragraph where asked."""
+    if echo:
+        return ""
+    text = text.strip()
+    cut = repeats(text)
+    text = text[:cut] if cut >= 0 else text
+    return text.split("\n\n")[0] if blank_stop else text
 
 
 class CancelledError(Exception):
@@ -81,6 +123,7 @@ class Run:
         self._last_report = 0.0
         self._stats: GenerationStats | None = None
         self._sizes: dict[str, int] = {}
+        self.width = 1  # map requests at once
 
     # ---- top level -------------------------------------------------------------------
     def execute(self) -> SummaryResult:
@@ -130,12 +173,15 @@ class Run:
         return chunk_sections(self.document.iter_sections(), self.plan.budget, self.count, self.plan.target)
 
     def _map(self) -> None:
-        lang, large = self.plan.lang, self.document.large
+        if isinstance(self.engine, ConcurrentEngine) and self.engine.parallel > 1:
+            self._map_parallel(self.engine, self.engine.parallel)
+            return
+        lang = self.plan.lang
         for chunk in self._chunks():
             if self.stop.is_set():
                 raise CancelledError
             self.chunk_no = chunk.index + 1
-            name = f"map-{self.plan.map_tokens}-{sha(chunk.text)[:32]}"
+            name = self._map_name(chunk)
             text = self.cache.get(self.key, name)
             cached = text is not None
             if text is None:
@@ -143,13 +189,76 @@ class Run:
                 text = clean(self._generate(map_prompt(chunk.text, lang), self.plan.map_tokens, blank_stop=True))
                 text = text or fallback(chunk.text)
                 self.cache.put(self.key, name, text)
-            point = Point(text, SourceRange(chunk.first_label, chunk.last_label, (chunk.index,)))
-            self.points.append(point)
-            self.infos.append(ChunkInfo(chunk.index, chunk.label, chunk.first_label, chunk.last_label, chunk.tokens,
-                                        "" if large else chunk.text, True, cached))
-            self.input_tokens += chunk.tokens
-            self.cached += int(cached)
-            self._report(point=point, force=True)
+            self._record(chunk, text, cached)
+
+    def _map_name(self, chunk: Chunk) -> str:
+        return f"map-{self.plan.map_tokens}-{sha(chunk.text)[:32]}"
+
+    def _record(self, chunk: Chunk, text: str, cached: bool) -> None:
+        """One chunk's summary is done: keep it, with where it came from, and report it."""
+        self.chunk_no = chunk.index + 1
+        point = Point(text, SourceRange(chunk.first_label, chunk.last_label, (chunk.index,)))
+        self.points.append(point)
+        self.infos.append(ChunkInfo(chunk.index, chunk.label, chunk.first_label, chunk.last_label, chunk.tokens,
+                                    "" if self.document.large else chunk.text, True, cached))
+        self.input_tokens += chunk.tokens
+        self.cached += int(cached)
+        self._report(point=point, force=True)
+
+    def _map_parallel(self, engine: ConcurrentEngine, width: int) -> None:
+        """Up to ``width`` chunks summarized at once (a server with that many slots); results kept in order.
+
+        Requests after the first ``width`` are queued here, not on the server, and each result is
+        recorded in document order as soon as it and those before it are done. The requests
+        share one stop event of their own, set when the user stops or a request fails, so
+        nothing keeps running on the server after the map ends.
+        """
+        self.width = width
+        halt = threading.Event()
+        chunks = iter(self._chunks())
+        window: deque[tuple[Chunk, str, Future[tuple[str, GenerationStats | None]] | None, str | None]] = deque()
+        pool = ThreadPoolExecutor(width, thread_name_prefix="kestrel-map")
+
+        def fill() -> None:  # keep every slot busy while finished results wait their turn
+            while len(window) < 2 * width:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                name = self._map_name(chunk)
+                text = self.cache.get(self.key, name)
+                future = pool.submit(self._map_one, engine, chunk, halt) if text is None else None
+                window.append((chunk, name, future, text))
+
+        try:
+            fill()
+            self._report(force=True)
+            while window:
+                chunk, name, future, text = window.popleft()
+                if future is not None:
+                    while not wait([future], timeout=_HALT_POLL_S).done:
+                        if self.stop.is_set():
+                            halt.set()
+                    answer, stats = future.result()
+                    self._learn(stats)
+                    if self.stop.is_set():
+                        raise CancelledError
+                    text = answer or fallback(chunk.text)
+                    self.cache.put(self.key, name, text)
+                assert text is not None
+                self._record(chunk, text, future is None)
+                fill()
+        finally:
+            halt.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _map_one(self, engine: ConcurrentEngine, chunk: Chunk,
+                 halt: threading.Event) -> tuple[str, GenerationStats | None]:
+        """Summarize one chunk on a pool thread: (the cleaned text, or "" when unusable; its figures)."""
+        content = map_prompt(chunk.text, self.plan.lang)
+        figures: list[GenerationStats] = []
+        iterator = engine.stream_concurrent([ChatMessage("user", content)], self.params, halt, figures.append)
+        text, echo = read_answer(iterator, content, blank_stop=True, copy_is_echo=False)
+        return clean(finish_answer(text, echo, blank_stop=True)), figures[-1] if figures else None
 
     # ---- reduce ----------------------------------------------------------------------
     def _size(self, text: str) -> int:
@@ -220,44 +329,28 @@ class Run:
 
     # ---- engine ----------------------------------------------------------------------
     def _generate(self, content: str, max_tokens: int, blank_stop: bool, copy_is_echo: bool = False) -> str:
-        """Stream one answer; a blank line, a loop or an echo of the request ends it early.
-
-        ``copy_is_echo``: copying the input counts as an echo too (a combined summary that
-        repeats its parts verbatim combines nothing).
-        """
+        """Stream one answer (see :func:`read_answer`), showing it as it comes."""
         self._partial = []
+
+        def show(delta: str) -> None:
+            self._partial.append(delta)
+            self._pending += delta
+            self._report()
+
         iterator = stream_prompt(self.engine, content, replace(self.params, max_tokens=max_tokens), self.stop)
-        instruction = norm(content if copy_is_echo else content[: content.find("<<<")] if "<<<" in content
-                            else content[:300])
-        seen = ""
-        echo = False
-        try:
-            for delta in iterator:
-                self._partial.append(delta)
-                self._pending += delta
-                self._report()
-                seen = (seen + delta).lstrip()
-                if len(seen) >= 24 and len(seen) - len(delta) < 24 and norm(seen[:24]) in instruction:
-                    echo = True  # a base model repeating the request: nothing to wait for
-                    break
-                if (blank_stop and "\n\n" in seen) or repeats(seen) >= 0:
-                    break
-        finally:
-            if isinstance(iterator, Generator):
-                iterator.close()  # ends the engine's request now, not when the generator is collected
-        stats = self._stats = self.engine.last_stats
+        text, echo = read_answer(iterator, content, blank_stop=blank_stop, copy_is_echo=copy_is_echo,
+                                 on_delta=show)
+        self._learn(self.engine.last_stats)
+        if self.stop.is_set():
+            raise CancelledError
+        return finish_answer(text, echo, blank_stop)
+
+    def _learn(self, stats: GenerationStats | None) -> None:
+        self._stats = stats
         self.speeds.learn(stats)
         if stats is not None:
             self._out_tokens += stats.completion_tokens
             self._out_calls += 1
-        if self.stop.is_set():
-            raise CancelledError
-        if echo:
-            return ""
-        text = "".join(self._partial).strip()
-        cut = repeats(text)
-        text = text[:cut] if cut >= 0 else text
-        return text.split("\n\n")[0] if blank_stop else text
 
     # ---- progress --------------------------------------------------------------------
     def _eta(self) -> float:
@@ -267,9 +360,9 @@ class Run:
         if self.phase == "single":  # once text flows, only the rest of the answer is left
             written = len("".join(self._partial)) // 4
             return plan.eta(s, preset) if not written else s.seconds(0, max(0, ANSWER_TOKENS[preset] * 0.7 - written))
-        if self.phase == "map":
+        if self.phase == "map":  # several chunks at once on a server with slots: roughly that much sooner
             left = max(0, plan.chunk_count - len(self.points))
-            return s.seconds(max(0, plan.total_tokens - self.input_tokens), left * avg) + final
+            return s.seconds(max(0, plan.total_tokens - self.input_tokens), left * avg) / self.width + final
         return s.seconds(0, FINAL_TOKENS.get(preset, REDUCE_TOKENS) * 0.5)
 
     def _report(self, point: Point | None = None, force: bool = False) -> None:

@@ -328,155 +328,173 @@
 <context>
     <name>ConnectionsView</name>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="56"/>
+        <location filename="../../app/ui/models/connections.py" line="57"/>
         <source>Servers</source>
         <translation>服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="61"/>
+        <location filename="../../app/ui/models/connections.py" line="62"/>
         <source>New</source>
         <translation>新建</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="62"/>
+        <location filename="../../app/ui/models/connections.py" line="63"/>
         <source>Remove</source>
         <translation>移除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="70"/>
+        <location filename="../../app/ui/models/connections.py" line="71"/>
         <source>e.g. GPU server</source>
         <translation>例如：GPU 服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="71"/>
+        <location filename="../../app/ui/models/connections.py" line="72"/>
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="75"/>
+        <location filename="../../app/ui/models/connections.py" line="76"/>
         <source>Address</source>
         <translation>地址</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="79"/>
+        <location filename="../../app/ui/models/connections.py" line="80"/>
         <source>optional</source>
         <translation>可选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="80"/>
+        <location filename="../../app/ui/models/connections.py" line="81"/>
         <source>API key</source>
         <translation>API 密钥</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="84"/>
+        <location filename="../../app/ui/models/connections.py" line="85"/>
         <source>optional, https only: the system&apos;s certificates are used</source>
         <translation>可选，仅限 https：默认使用系统证书</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="86"/>
+        <location filename="../../app/ui/models/connections.py" line="87"/>
         <source>Choose…</source>
         <translation>选择…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="90"/>
+        <location filename="../../app/ui/models/connections.py" line="91"/>
         <source>CA file</source>
         <translation>CA 文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="95"/>
+        <location filename="../../app/ui/models/connections.py" line="96"/>
+        <location filename="../../app/ui/models/connections.py" line="101"/>
         <source>as the server says</source>
         <translation>以服务器报告为准</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="96"/>
+        <location filename="../../app/ui/models/connections.py" line="97"/>
         <source>Context size</source>
         <translation>上下文大小</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="106"/>
+        <location filename="../../app/ui/models/connections.py" line="102"/>
+        <source>How many requests Kestrel sends this server at once: a summary reads that many parts together. llama-server reports its slots (--parallel); for vLLM, set how many it should take.</source>
+        <translation>Kestrel 同时向此服务器发送的请求数：摘要会同时读取这么多部分。llama-server 会报告它的槽位数（--parallel）；vLLM 请自行设置它应承担的数量。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="105"/>
+        <source>Requests at once</source>
+        <translation>同时请求数</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/connections.py" line="115"/>
         <source>Save and check</source>
         <translation>保存并检查</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="117"/>
+        <location filename="../../app/ui/models/connections.py" line="126"/>
         <source>Models on this server</source>
         <translation>此服务器上的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="122"/>
+        <location filename="../../app/ui/models/connections.py" line="131"/>
         <source>Use this model</source>
         <translation>使用此模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="154"/>
+        <location filename="../../app/ui/models/connections.py" line="156"/>
         <source>The saved servers cannot be read: </source>
         <translation>无法读取已保存的服务器：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="192"/>
+        <location filename="../../app/ui/models/connections.py" line="195"/>
         <source> (in use)</source>
         <translation>（使用中）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="210"/>
+        <location filename="../../app/ui/models/connections.py" line="213"/>
         <source>This address uses plain http to another computer: the API key travels unencrypted. Use https, or a server on this computer.</source>
         <translation>此地址通过明文 http 连接到另一台计算机：API 密钥将以未加密方式传输。请使用 https，或使用本机上的服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="219"/>
+        <location filename="../../app/ui/models/connections.py" line="222"/>
         <source>The API key is kept in %1. Leave the field empty to keep it.</source>
         <translation>API 密钥保存在%1中。留空即可保留现有密钥。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="222"/>
+        <location filename="../../app/ui/models/connections.py" line="225"/>
         <source>A key you enter is kept in the system keyring, or where there is none, in a file only you can read.</source>
         <translation>你输入的密钥会保存在系统密钥环中；若没有密钥环，则保存在只有你能读取的文件中。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="236"/>
+        <location filename="../../app/ui/models/connections.py" line="240"/>
         <source>Choose a CA certificate file</source>
         <translation>选择 CA 证书文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="237"/>
+        <location filename="../../app/ui/models/connections.py" line="241"/>
         <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
         <translation>证书 (*.pem *.crt *.cer);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="250"/>
-        <location filename="../../app/ui/models/connections.py" line="297"/>
+        <location filename="../../app/ui/models/connections.py" line="255"/>
+        <location filename="../../app/ui/models/connections.py" line="305"/>
         <source>Not saved: </source>
         <translation>未保存：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="262"/>
+        <location filename="../../app/ui/models/connections.py" line="268"/>
         <source>Checking %1…</source>
         <translation>正在检查 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="283"/>
+        <location filename="../../app/ui/models/connections.py" line="289"/>
         <source>Saved, but the check failed: </source>
         <translation>已保存，但检查失败：</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/connections.py" line="287"/>
+        <location filename="../../app/ui/models/connections.py" line="293"/>
         <source>Reachable: %1, %n model(s)</source>
         <translation>
             <numerusform>可以连接：%1，%n 个模型</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="289"/>
+        <location filename="../../app/ui/models/connections.py" line="295"/>
         <source>, context %1 tokens</source>
         <translation>，上下文 %1 个 token</translation>
     </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/models/connections.py" line="297"/>
+        <source>, %n request(s) at once</source>
+        <translation>
+            <numerusform>，可同时处理 %n 个请求</numerusform>
+        </translation>
+    </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="313"/>
+        <location filename="../../app/ui/models/connections.py" line="321"/>
         <source>Could not remove the server: </source>
         <translation>无法移除服务器：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/connections.py" line="319"/>
+        <location filename="../../app/ui/models/connections.py" line="327"/>
         <source>%1 was removed, with its stored key.</source>
         <translation>已移除 %1 及其保存的密钥。</translation>
     </message>
@@ -1406,141 +1424,141 @@
         <translation>服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="235"/>
+        <location filename="../../app/ui/models/panel.py" line="228"/>
         <source>Could not read the model list: </source>
         <translation>无法读取模型列表：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="298"/>
+        <location filename="../../app/ui/models/panel.py" line="291"/>
         <source>%1 cannot be used: %2</source>
         <translation>无法使用 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="302"/>
+        <location filename="../../app/ui/models/panel.py" line="295"/>
         <source>%1 is no longer there. Remove it from the list, or add it again.</source>
         <translation>%1 已不存在。请将它从列表中移除，或重新添加。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="308"/>
-        <location filename="../../app/ui/models/panel.py" line="324"/>
+        <location filename="../../app/ui/models/panel.py" line="301"/>
+        <location filename="../../app/ui/models/panel.py" line="317"/>
         <source>%1 is already in use.</source>
         <translation>%1 已在使用中。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="315"/>
-        <location filename="../../app/ui/models/panel.py" line="330"/>
+        <location filename="../../app/ui/models/panel.py" line="308"/>
+        <location filename="../../app/ui/models/panel.py" line="323"/>
         <source>Could not save the choice: </source>
         <translation>无法保存所选项：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="317"/>
-        <location filename="../../app/ui/models/panel.py" line="332"/>
+        <location filename="../../app/ui/models/panel.py" line="310"/>
+        <location filename="../../app/ui/models/panel.py" line="325"/>
         <source>Switching to %1…</source>
         <translation>正在切换到 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="349"/>
+        <location filename="../../app/ui/models/panel.py" line="342"/>
         <source>Add model files</source>
         <translation>添加模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="350"/>
+        <location filename="../../app/ui/models/panel.py" line="343"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="356"/>
+        <location filename="../../app/ui/models/panel.py" line="349"/>
         <source>Adding %n file(s)…</source>
         <translation>
             <numerusform>正在添加 %n 个文件…</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="360"/>
+        <location filename="../../app/ui/models/panel.py" line="353"/>
         <source>Added %n model(s); they stay where they are.</source>
         <translation>
             <numerusform>已添加 %n 个模型；文件保留在原位置。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="362"/>
+        <location filename="../../app/ui/models/panel.py" line="355"/>
         <source>Not added: </source>
         <translation>未添加：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="373"/>
+        <location filename="../../app/ui/models/panel.py" line="366"/>
         <source>Could not update the list: </source>
         <translation>无法更新列表：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="375"/>
+        <location filename="../../app/ui/models/panel.py" line="368"/>
         <source>%1 was removed from the list; the file was not touched.</source>
         <translation>已将 %1 从列表中移除；文件本身未做改动。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="384"/>
+        <location filename="../../app/ui/models/panel.py" line="377"/>
         <source>%1 is the model in use; switch to another one before deleting it.</source>
         <translation>%1 是正在使用的模型；请先切换到其他模型再删除。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="389"/>
+        <location filename="../../app/ui/models/panel.py" line="382"/>
         <source>Delete model</source>
         <translation>删除模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="390"/>
+        <location filename="../../app/ui/models/panel.py" line="383"/>
         <source>Delete %1 (%2 MiB) from this computer? This cannot be undone.</source>
         <translation>要从这台电脑上删除 %1（%2 MiB）吗？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="398"/>
+        <location filename="../../app/ui/models/panel.py" line="391"/>
         <source>Could not delete: </source>
         <translation>无法删除：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="400"/>
+        <location filename="../../app/ui/models/panel.py" line="393"/>
         <source>Deleted %1.</source>
         <translation>已删除 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="406"/>
+        <location filename="../../app/ui/models/panel.py" line="399"/>
         <source>Could not open %1</source>
         <translation>无法打开 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="415"/>
+        <location filename="../../app/ui/models/panel.py" line="408"/>
         <source>Could not look for other apps&apos; models: </source>
         <translation>无法查找其他应用的模型：</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/models/panel.py" line="418"/>
+        <location filename="../../app/ui/models/panel.py" line="411"/>
         <source>Found %n new model(s) in other apps.</source>
         <translation>
             <numerusform>在其他应用中找到 %n 个新模型。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="419"/>
+        <location filename="../../app/ui/models/panel.py" line="412"/>
         <source>No new models found in other apps.</source>
         <translation>未在其他应用中找到新模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="429"/>
+        <location filename="../../app/ui/models/panel.py" line="422"/>
         <source>Switching to</source>
         <translation>正在切换到</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="430"/>
+        <location filename="../../app/ui/models/panel.py" line="423"/>
         <source>%1 is loaded.</source>
         <translation>%1 已加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="432"/>
+        <location filename="../../app/ui/models/panel.py" line="425"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/panel.py" line="436"/>
+        <location filename="../../app/ui/models/panel.py" line="429"/>
         <source>The model could not be loaded: </source>
         <translation>无法加载模型：</translation>
     </message>

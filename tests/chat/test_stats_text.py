@@ -16,7 +16,7 @@ from app.chat.stats_text import (
     stop_reason_words,
     summary_line,
 )
-from app.engines.contract import GenerationStats, LiveStats
+from app.engines.contract import GenerationStats, LiveStats, ServerFigures
 
 
 def make_stats(**changes: object) -> dict[str, object]:
@@ -153,6 +153,12 @@ def test_live_line_decode() -> None:
     assert live_line(live()) == "42.3 tok/s · 57 tokens"
     assert live_line(live(decode_tps=1500.0, completion_tokens=2048)) == "1,500 tok/s · 2,048 tokens"
     assert live_line(live(decode_tps=0.0, completion_tokens=1)) == "1 token"
+
+
+def test_live_line_shows_a_servers_running_rate_beside_the_one_measured_here() -> None:
+    running = ServerFigures(decode_tps=61.0)
+    assert live_line(live(server=running)) == "42.3 tok/s · server 61.0 tok/s · 57 tokens"
+    assert live_line(live(server=ServerFigures())) == "42.3 tok/s · 57 tokens"  # it said nothing: nothing shown
 
 
 def test_module_stays_qt_free() -> None:

@@ -50,14 +50,20 @@ def test_every_command_takes_a_model_on_a_server(command: list[str], asked: list
     (["--endpoint", "http://", "--model", "m"], "--endpoint must be an http:// or https:// URL, not 'http://'"),
     (["--endpoint", "http://127.0.0.1:8080/v1"], "--endpoint needs --model ID: the id of a model the server serves"),
     (["--api-key-env", "MY_KEY"], "--api-key-env only applies with --endpoint"),
+    (["--parallel", "2"], "--parallel only applies with --endpoint"),
+    (["--endpoint", "http://127.0.0.1:8080/v1", "--model", "m", "--parallel", "0"],
+     "--parallel must be between 1 and 64, not 0"),
     (["--endpoint", "http://127.0.0.1:8080/v1", "--model", "m", "--api-key-env", "NOT_SET_ANYWHERE"],
      "the API key was to come from the environment variable NOT_SET_ANYWHERE, which is not set"),
 ])
 def test_bad_endpoint_arguments_are_one_line(args: list[str], message: str, asked: list[ModelSpec],
-                                             monkeypatch: pytest.MonkeyPatch,
+                                             monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
-    assert main(["chat", "hi", *args]) == 1
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The kestrel hovers over the field.", encoding="utf-8")
+    command = ["summarize", str(doc)] if "--parallel" in args else ["chat", "hi"]  # summaries send parts at once
+    assert main([*command, *args]) == 1
     captured = capsys.readouterr()
     assert captured.err == f"kestrel: error: {message}\n" and captured.out == ""
 
@@ -69,3 +75,13 @@ def test_credential_references(monkeypatch: pytest.MonkeyPatch) -> None:
     assert credentials.describe("env:K") == "the environment variable K"
     with pytest.raises(credentials.CredentialError, match="unknown kind of stored API key: 'vault'"):
         credentials.resolve("vault:x")
+
+
+def test_summarize_sends_as_many_parts_at_once_as_asked(asked: list[ModelSpec], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The kestrel hovers over the field. " * 20, encoding="utf-8")
+    assert main(["summarize", str(doc), "--endpoint", "http://127.0.0.1:8080/v1", "--model", "m",
+                 "--parallel", "3"]) == 0
+    assert asked == [Endpoint(url="http://127.0.0.1:8080/v1", model_id="m", parallel=3)]
+    capsys.readouterr()

@@ -110,3 +110,20 @@ def test_load_spec_follows_the_last_choice(tmp_path: Path) -> None:
     with pytest.raises(RemoteModelMissing, match="'gone' no longer exists"):
         load_spec(settings)
     unsubscribe()
+
+
+def test_requests_at_once_are_kept_per_connection_and_reach_the_spec() -> None:
+    store = ConnectionStore()
+    store.add("gpu", "http://10.0.0.7:8000/v1", parallel=4)
+    store.add("plain", "http://10.0.0.8:8000/v1")
+    gpu, plain = ConnectionStore().all()
+    assert (gpu.parallel, plain.parallel) == (4, None)
+    assert gpu.endpoint("llama").parallel == 4 and plain.endpoint("llama").parallel is None
+    with pytest.raises(ConnectionProblem, match="requests at once must be between 1 and 64"):
+        store.add("gpu", "http://10.0.0.7:8000/v1", parallel=65)
+
+
+def test_check_reports_the_slots_llama_server_has() -> None:
+    with ScriptedServer(owned_by="llamacpp", llama_server=True, slots=3) as server:
+        result = connections.check(ConnectionStore().add("slots", server.base_url))
+    assert result.slots == 3

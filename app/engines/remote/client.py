@@ -197,10 +197,10 @@ class ServerConnection:
         return answer.data if answer.ok else None
 
     @contextmanager
-    def stream(self, path: str, body: Any, watch: StreamWatch) -> Iterator[httpx.Response]:
+    def stream(self, path: str, body: Any, watch: StreamWatch, *, root: bool = False,
+               accept: str = "text/event-stream") -> Iterator[httpx.Response]:
         """A streamed POST watched by ``watch``; transport errors are left to the caller (it knows why they came)."""
-        with self._streams.stream("POST", self.url(path), json=body,
-                                  headers={"Accept": "text/event-stream"},
+        with self._streams.stream("POST", self.url(path, root=root), json=body, headers={"Accept": accept},
                                   extensions={"trace": watch.trace}) as response:
             yield response
 

@@ -2,7 +2,8 @@
 
 Each kind of server says these things in its own place:
 
-* llama-server: ``GET {root}/props`` (``default_generation_settings.n_ctx``), exact prompt
+* llama-server: ``GET {root}/props`` (``default_generation_settings.n_ctx``, ``total_slots``:
+  the replies it runs at once, its ``--parallel``), exact prompt
   counts with ``POST {root}/apply-template`` then ``POST {root}/tokenize``; its models are
   ``owned_by: llamacpp``.
 * llama-cpp-python's server: no context size; ``POST {root}/extras/tokenize`` tokenizes plain
@@ -48,6 +49,7 @@ class ServerInfo:
     n_ctx: int | None  # the context size the server reports for this model, None when it does not
     n_ctx_train: int | None
     counting: TokenCounting
+    slots: int | None = None  # replies the server runs at once, where it says (llama-server's total_slots)
 
 
 def _entries(answer: Answer) -> list[Mapping[str, Any]]:
@@ -116,7 +118,8 @@ def discover(conn: ServerConnection, model_id: str) -> ServerInfo:
     if owner == "llamacpp" or owner not in ("me",):
         props = conn.probe("GET", "/props", root=True)
         if _llama_server_ctx(props) is not None:
-            return ServerInfo("llama-server", real_id, ids, _llama_server_ctx(props), None, "exact")
+            return ServerInfo("llama-server", real_id, ids, _llama_server_ctx(props), None, "exact",
+                              _positive(props.get("total_slots")))
     if owner == "me" or not owner:
         count = conn.probe("POST", "/extras/tokenize/count", {"input": "a", "model": real_id}, root=True)
         if isinstance(count, Mapping) and "count" in count:

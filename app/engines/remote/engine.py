@@ -6,9 +6,12 @@ completion and yields the content as it arrives; ``count_tokens`` asks the serve
 when it has one. It connects to nothing but the endpoint, and only inside those calls.
 
 Every failure is an :class:`EngineError` in one line, raised after the deltas already
-yielded (they stay with the caller) and with ``last_stats`` set to what is known. A reply
-that ends badly has ``stop_reason`` ``"cancelled"`` until the contract has a reason for
-failures (proposed: ``"error"``); the error's message says what happened.
+yielded (they stay with the caller) and with ``last_stats`` set to what is known; a reply
+that ends badly has ``stop_reason`` ``"error"`` and the error's message says what happened.
+
+Replies go to ``/v1/chat/completions``, except on Ollama, whose native ``/api/chat`` reports
+the durations it measured (:mod:`~app.engines.remote.ollama`). llama-server is asked for its
+running figures with every token (``timings_per_token``) so the live readout can show them.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from huggingface_hub.utils import httpx
 
 from app.engines.contract import (
     ChatMessage,
+    ConcurrentEngine,
     Endpoint,
-    Engine,
     EngineError,
     GenerationParams,
     GenerationStats,
@@ -35,6 +39,7 @@ from app.engines.contract import (
     ServerFigures,
     StopReason,
 )
+from app.engines.remote import ollama
 from app.engines.remote.client import (
     Answer,
     ServerConnection,
@@ -47,12 +52,11 @@ from app.engines.remote.client import (
 )
 from app.engines.remote.discovery import ServerInfo, TokenCounting, count_prompt, discover, estimate_tokens
 from app.engines.remote.sse import Chunk, MalformedChunk, StreamedError, read_chunks
-from app.engines.remote.stats import ReplyClock, reply_stats, server_figures
+from app.engines.remote.stats import ReplyClock, ollama_figures, reply_stats, server_figures
 from app.engines.remote.watch import StreamWatch
 
 #: The context size assumed when neither the server nor the connection says it.
 DEFAULT_N_CTX = 4096
-#: Until the contract has a stop reason for failures, a failed reply reads as cancelled.
 FAILED: StopReason = "error"
 _REASONS: dict[str, StopReason] = {"stop": "eos", "length": "length", "content_filter": "stop"}
 
@@ -64,8 +68,11 @@ def _name(model_id: str) -> str:
     return model_id.replace("\\", "/").rsplit("/", 1)[-1] if model_id.lower().endswith(".gguf") else model_id
 
 
-class RemoteEngine(Engine):
-    """An engine for an :class:`Endpoint`. Plain chat only: no token-level or log-probability capability."""
+class RemoteEngine(ConcurrentEngine):
+    """An engine for an :class:`Endpoint`: chat, several replies at once where the server allows.
+
+    No token-level or log-probability capability: the server owns the tokenizer and the template.
+    """
 
     def __init__(self, api_key: str | None = None, *, resolve_key: KeyResolver | None = None,
                  connect_s: float = 10.0, request_s: float = 30.0, first_byte_s: float = 600.0,
@@ -188,55 +195,86 @@ class RemoteEngine(Engine):
         return count
 
     # ---- generation ------------------------------------------------------------------
+    @property
+    def parallel(self) -> int:
+        """Replies to run at once: the connection's setting, else the server's slot count, else 1."""
+        if self._loaded is None or not isinstance(self._loaded.spec, Endpoint):
+            return 1
+        if self._loaded.spec.parallel:
+            return max(1, self._loaded.spec.parallel)
+        return self._info.slots if self._info is not None and self._info.slots else 1
+
     def stream(self, messages: Sequence[ChatMessage], params: GenerationParams,
                stop: threading.Event | None = None, on_progress: ProgressCallback | None = None) -> Iterator[str]:
         conn, info, loaded = self._ready()
         self._last_stats = None
         self._last_server = None
+
+        def keep(stats: GenerationStats) -> None:
+            self._last_stats, self._last_server = stats, stats.server
+
+        return self._reply(conn, info, loaded, self._request(info, loaded, messages, params), messages,
+                           stop or threading.Event(), on_progress, keep)
+
+    def stream_concurrent(self, messages: Sequence[ChatMessage], params: GenerationParams,
+                          stop: threading.Event | None = None,
+                          on_stats: Callable[[GenerationStats], None] | None = None) -> Iterator[str]:
+        """``stream`` for one of several replies at once: its figures go to ``on_stats`` only."""
+        conn, info, loaded = self._ready()
+        return self._reply(conn, info, loaded, self._request(info, loaded, messages, params), messages,
+                           stop or threading.Event(), None, on_stats or (lambda _stats: None))
+
+    @staticmethod
+    def _request(info: ServerInfo, loaded: LoadedModel, messages: Sequence[ChatMessage],
+                 params: GenerationParams) -> _Request:
+        """Ollama's native chat (it reports durations), else an OpenAI chat completion."""
+        if info.kind == "Ollama":
+            return _Request(ollama.CHAT_PATH, True, ollama.chat_body(info.model_id, messages, params, loaded.n_ctx),
+                            ollama.ACCEPT, ollama.read_lines)
         body: dict[str, Any] = {
             "model": info.model_id, "messages": [{"role": m.role, "content": m.content} for m in messages],
             "stream": True, "stream_options": {"include_usage": True},
             "max_tokens": params.max_tokens, "temperature": params.temperature, "top_p": params.top_p,
         }
+        if info.kind == "llama-server":
+            body["timings_per_token"] = True  # its running figures, shown live
         if params.seed is not None:
             body["seed"] = params.seed
         if params.stop:
             body["stop"] = list(params.stop)
-        return self._reply(conn, info, loaded, body, messages, stop or threading.Event(), on_progress)
+        return _Request("/chat/completions", False, body, "text/event-stream", read_chunks)
 
-    def _reply(self, conn: ServerConnection, info: ServerInfo, loaded: LoadedModel, body: dict[str, Any],
-               messages: Sequence[ChatMessage], stop: threading.Event,
-               on_progress: ProgressCallback | None) -> Iterator[str]:
+    def _reply(self, conn: ServerConnection, info: ServerInfo, loaded: LoadedModel, request: _Request,
+               messages: Sequence[ChatMessage], stop: threading.Event, on_progress: ProgressCallback | None,
+               report: Callable[[GenerationStats], None]) -> Iterator[str]:
         clock = ReplyClock()
         usage: dict[str, Any] = {}
         timings: dict[str, Any] = {}
+        metrics: dict[str, Any] = {}
         reason: StopReason = FAILED
         finished = False
         watch = StreamWatch(stop, first_byte_s=self.timeouts.first_byte_s, idle_s=self.timeouts.idle_s)
-        url = conn.url("/chat/completions")
+        url = conn.url(request.path, root=request.root)
         try:
-            with watch, conn.stream("/chat/completions", body, watch) as response:
+            with watch, conn.stream(request.path, request.body, watch, root=request.root,
+                                    accept=request.accept) as response:
                 if response.status_code != 200:
                     text = response.read().decode("utf-8", errors="replace")
                     answer = Answer(response.status_code, parse_json(text), text)
                     raise http_failure(answer, url, model_id=info.model_id, n_ctx=loaded.n_ctx,
                                        prompt_estimate=estimate_tokens(messages))
                 if on_progress is not None:
-                    live = clock.live(time.perf_counter(), force=True)
-                    if live is not None:
-                        on_progress(live)
-                for chunk in read_chunks(response):
+                    on_progress(clock.live(time.perf_counter()))
+                for chunk in request.read(response):
                     if stop.is_set():
                         break
-                    _merge(chunk, usage, timings)
+                    _merge(chunk, usage, timings, metrics)
                     if chunk.content:
                         now = clock.content()
                         watch.content_arrived()
                         yield chunk.content
-                        if on_progress is not None:
-                            live = clock.live(now)
-                            if live is not None:
-                                on_progress(live)
+                        if on_progress is not None and clock.due(now):
+                            on_progress(clock.live(now, server_figures(usage or None, timings or None)))
                     if chunk.finish_reason is not None:
                         finished = True
                         reason = _REASONS.get(chunk.finish_reason, "stop")
@@ -265,10 +303,9 @@ class RemoteEngine(Engine):
             raise EngineError(self._cut_words(clock, f"the server reported an error: {words}")) from exc
         finally:
             watch.finish()
-            figures = server_figures(usage or None, timings or None)
-            self._last_server = None if figures.empty else figures
-            self._last_stats = reply_stats(clock, figures, reason=reason, backend=loaded.backend,
-                                           model=loaded.name, n_ctx=loaded.n_ctx)
+            figures = ollama_figures(metrics) if metrics else server_figures(usage or None, timings or None)
+            report(reply_stats(clock, figures, reason=reason, backend=loaded.backend, model=loaded.name,
+                               n_ctx=loaded.n_ctx))
 
     def _transport_error(self, exc: httpx.TransportError, watch: StreamWatch, clock: ReplyClock,
                          url: str) -> EngineError:
@@ -288,8 +325,21 @@ class RemoteEngine(Engine):
         return f"The reply was cut: {what} after {clock.chunks:,} chunks; the text received so far is kept."
 
 
-def _merge(chunk: Chunk, usage: dict[str, Any], timings: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class _Request:
+    """Where and how one reply is asked for, and how its stream is read."""
+
+    path: str
+    root: bool  # under the server's root (Ollama's /api/...), not under the base URL's /v1
+    body: dict[str, Any]
+    accept: str
+    read: Callable[[httpx.Response], Iterator[Chunk]]
+
+
+def _merge(chunk: Chunk, usage: dict[str, Any], timings: dict[str, Any], metrics: dict[str, Any]) -> None:
     if chunk.usage is not None:
         usage.update(chunk.usage)
     if chunk.timings is not None:
         timings.update(chunk.timings)
+    if chunk.metrics is not None:
+        metrics.update(chunk.metrics)

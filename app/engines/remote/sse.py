@@ -29,6 +29,7 @@ class Chunk:
     finish_reason: str | None = None
     usage: Mapping[str, Any] | None = None
     timings: Mapping[str, Any] | None = None
+    metrics: Mapping[str, Any] | None = None  # Ollama's native end-of-reply counts and durations
     done: bool = False
 
 
@@ -44,12 +45,12 @@ class StreamedError(Exception):
         self.data = data
 
 
-def _preview(data: str) -> str:
+def preview(data: str) -> str:
     text = " ".join(data.split())
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _mapping(value: Any, what: str) -> Mapping[str, Any] | None:
+def mapping(value: Any, what: str) -> Mapping[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
@@ -64,9 +65,9 @@ def parse_chunk(data: str) -> Chunk:
     try:
         obj = json.loads(data)
     except ValueError:
-        raise MalformedChunk(f"not JSON: {_preview(data)!r}") from None
+        raise MalformedChunk(f"not JSON: {preview(data)!r}") from None
     if not isinstance(obj, Mapping):
-        raise MalformedChunk(f"not a JSON object: {_preview(data)!r}")
+        raise MalformedChunk(f"not a JSON object: {preview(data)!r}")
     if obj.get("error") is not None:
         raise StreamedError(obj)
     content, finish = "", None
@@ -74,16 +75,16 @@ def parse_chunk(data: str) -> Chunk:
     if choices is not None and not isinstance(choices, list):
         raise MalformedChunk("its choices are not a list")
     if choices:
-        choice = _mapping(choices[0], "choice") or {}
-        delta = _mapping(choice.get("delta"), "delta") or _mapping(choice.get("message"), "message") or {}
+        choice = mapping(choices[0], "choice") or {}
+        delta = mapping(choice.get("delta"), "delta") or mapping(choice.get("message"), "message") or {}
         text = delta.get("content")
         if text is not None and not isinstance(text, str):
             raise MalformedChunk("its content is not text")
         content = text or ""
         reason = choice.get("finish_reason")
         finish = reason if isinstance(reason, str) and reason else None
-    return Chunk(content=content, finish_reason=finish, usage=_mapping(obj.get("usage"), "usage"),
-                 timings=_mapping(obj.get("timings"), "timings"))
+    return Chunk(content=content, finish_reason=finish, usage=mapping(obj.get("usage"), "usage"),
+                 timings=mapping(obj.get("timings"), "timings"))
 
 
 def read_chunks(response: httpx.Response) -> Iterator[Chunk]:

@@ -4,9 +4,9 @@ Timed here (source ``client``): time to first token (request start to the first 
 chunk), decode time (first to last content chunk), decode rate, total time. Reported by the
 server (source ``server``): token counts from ``usage`` (OpenAI, vLLM, Ollama, llama-server)
 and llama-server's ``timings`` (prompt and cache counts, prefill time and rate, its own
-decode rate). The contract's :class:`GenerationStats` holds one decode rate, so it gets the
-client's; the server's own figures are kept whole in :class:`ServerFigures` (proposed as a
-``server`` field of ``GenerationStats``). Unknown is None, never 0.
+decode rate), or Ollama's native durations. The contract's :class:`GenerationStats` holds
+one decode rate, so it gets the client's; the server's own figures are kept whole in its
+``server`` field (:class:`ServerFigures`). Unknown is None, never 0.
 """
 
 from __future__ import annotations
@@ -56,6 +56,30 @@ def server_figures(usage: Mapping[str, Any] | None, timings: Mapping[str, Any] |
     )
 
 
+def _nanoseconds(value: float | None) -> float | None:
+    return value / 1e9 if value is not None else None
+
+
+def ollama_figures(metrics: Mapping[str, Any] | None) -> ServerFigures:
+    """Ollama's end-of-reply counts and durations (nanoseconds).
+
+    ``prompt_eval_count`` is the whole prompt and ``prompt_eval_cached_count`` the part read
+    from Ollama's cache (newer versions); the prefill rate counts only what was evaluated, as
+    Ollama's own ``--verbose`` does, so it is unknown when the cached part is not reported.
+    """
+    prompt = _int(metrics, "prompt_eval_count")
+    cached = _int(metrics, "prompt_eval_cached_count")
+    evaluated = prompt - cached if prompt is not None and cached is not None and cached <= prompt else None
+    prefill_s = _nanoseconds(_float(metrics, "prompt_eval_duration"))
+    completion = _int(metrics, "eval_count")
+    decode_s = _nanoseconds(_float(metrics, "eval_duration"))
+    return ServerFigures(
+        prompt_tokens=prompt, cached_tokens=cached, evaluated_tokens=evaluated, completion_tokens=completion,
+        prefill_s=prefill_s, prefill_tps=rate(evaluated, prefill_s), decode_s=decode_s,
+        decode_tps=rate(completion, decode_s),
+    )
+
+
 class ReplyClock:
     """Chunk arrival times of one reply, timed here with ``time.perf_counter``."""
 
@@ -77,16 +101,25 @@ class ReplyClock:
         self._rolling.add(now)
         return now
 
-    def live(self, now: float, *, force: bool = False) -> LiveStats | None:
-        """A progress snapshot at most every 0.25 s (the prompt figures are unknown while streaming: 0)."""
-        if not force and now < self._next_report:
-            return None
+    def due(self, now: float) -> bool:
+        """Whether a progress snapshot is due (at most one every 0.25 s)."""
+        return now >= self._next_report
+
+    def live(self, now: float, server: ServerFigures | None = None) -> LiveStats:
+        """A progress snapshot; the prompt figures are the server's running ones where it sends them, else 0.
+
+        ``server``: llama-server's per-token ``timings`` so far (None when the server sends none).
+        """
         self._next_report = now + PROGRESS_INTERVAL_S
+        server = None if server is None or server.empty else server
+        prompt = server.prompt_tokens if server is not None and server.prompt_tokens is not None else 0
+        evaluated = server.evaluated_tokens if server is not None and server.evaluated_tokens is not None else 0
         if self.first is None:
-            return LiveStats("prefill", 0, 0, 0, 0, now - self.started, None)
+            return LiveStats("prefill", prompt, evaluated, evaluated, 0, now - self.started, None, server)
         # chunks ~ tokens: servers send one token per chunk (llama-server, llama-cpp-python, Ollama);
         # vLLM may group a few, which makes the live rate read low, never high.
-        return LiveStats("decode", 0, 0, 0, self.chunks, now - self.started, self._rolling.value())
+        return LiveStats("decode", prompt, evaluated, evaluated, self.chunks, now - self.started,
+                         self._rolling.value(), server)
 
 
 def reply_stats(clock: ReplyClock, server: ServerFigures, *, reason: StopReason, backend: str, model: str,

@@ -95,6 +95,14 @@ class ConnectionsView(QWidget):
         self.ctx_field.setSingleStep(1024)
         self.ctx_field.setSpecialValueText(self.tr("as the server says"))
         form.addRow(self.tr("Context size"), self.ctx_field)
+        self.parallel_field = QSpinBox()
+        self.parallel_field.setObjectName("connectionParallel")
+        self.parallel_field.setRange(0, connections.MAX_PARALLEL)
+        self.parallel_field.setSpecialValueText(self.tr("as the server says"))
+        self.parallel_field.setToolTip(self.tr("How many requests Kestrel sends this server at once: a summary "
+                                               "reads that many parts together. llama-server reports its slots "
+                                               "(--parallel); for vLLM, set how many it should take."))
+        form.addRow(self.tr("Requests at once"), self.parallel_field)
         middle.addLayout(form)
         self.warning = Notice()
         self.warning.setObjectName("clearTextWarning")
@@ -172,6 +180,7 @@ class ConnectionsView(QWidget):
             self.url_field.setText(connection.url)
             self.ca_field.setText(connection.ca_file or "")
             self.ctx_field.setValue(connection.n_ctx or 0)
+            self.parallel_field.setValue(connection.parallel or 0)
         self.key_field.clear()
         self._show_models()
         self._update_form()
@@ -223,6 +232,7 @@ class ConnectionsView(QWidget):
         for field in (self.name_field, self.url_field, self.key_field, self.ca_field):
             field.clear()
         self.ctx_field.setValue(0)
+        self.parallel_field.setValue(0)
         self.result.clear_message()
         self.name_field.setFocus()
 
@@ -238,15 +248,17 @@ class ConnectionsView(QWidget):
         key = self.key_field.text() or None
         ca_file = self.ca_field.text().strip() if self.ca_field.isEnabled() and self.ca_field.text().strip() else None
         n_ctx = self.ctx_field.value() or None
+        parallel = self.parallel_field.value() or None
         try:
-            clean, _address = connections.validate(name, url, ca_file, n_ctx)
+            clean, _address = connections.validate(name, url, ca_file, n_ctx, parallel)
         except ConnectionProblem as exc:
             self.result.show_message(self.tr("Not saved: ") + str(exc), "error")
             return
         store = self.store
 
         def work() -> tuple[Connection, CheckResult | str]:
-            connection = store.add(name, url, api_key=key, ca_file=ca_file, n_ctx=n_ctx, keep_key=True)
+            connection = store.add(name, url, api_key=key, ca_file=ca_file, n_ctx=n_ctx, parallel=parallel,
+                                   keep_key=True)
             try:
                 return connection, connections.check(connection)
             except RuntimeError as exc:  # EngineError, CredentialError: one line, never the key
@@ -281,6 +293,8 @@ class ConnectionsView(QWidget):
         text = self.tr("Reachable: %1, %n model(s)", "", len(result.model_ids)).replace("%1", result.kind)
         if result.n_ctx:
             text += self.tr(", context %1 tokens").replace("%1", f"{result.n_ctx:,}")
+        if result.slots:
+            text += self.tr(", %n request(s) at once", "", result.slots)
         return text + "."
 
     def _on_check_failed(self, task: Task, message: str) -> None:
