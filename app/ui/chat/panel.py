@@ -72,6 +72,8 @@ class ChatPanel(QWidget):
         conversations = history.list_conversations()
         if conversations:
             self.open_conversation(conversations[0].id)
+        else:  # a first chat starts with the default system prompt, like every new one
+            self._show_system_prompt(self.settings.get_str("system_prompt"))
         self._update_controls()
 
     # ---- construction ----------------------------------------------------------------
@@ -178,9 +180,7 @@ class ChatPanel(QWidget):
         self.conversation_id = None
         self.view.clear()
         self.title_label.setText(self.tr("New chat"))
-        self.system_edit.blockSignals(True)
-        self.system_edit.setPlainText(self.settings.get_str("system_prompt"))
-        self.system_edit.blockSignals(False)
+        self._show_system_prompt(self.settings.get_str("system_prompt"))
         self.cancel_edit()
         self.sidebar.set_current(None)
         self.sidebar.list.clearSelection()
@@ -199,9 +199,7 @@ class ChatPanel(QWidget):
             return
         self.conversation_id = conversation_id
         self.title_label.setText(conversation.title)
-        self.system_edit.blockSignals(True)
-        self.system_edit.setPlainText(conversation.system_prompt)
-        self.system_edit.blockSignals(False)
+        self._show_system_prompt(conversation.system_prompt)
         self.view.clear()
         show = self.settings.get_bool("show_speed_details")
         for message in self.history.messages(conversation_id):
@@ -391,6 +389,12 @@ class ChatPanel(QWidget):
         self.stop_button.setEnabled(self.generating)
         self.view.set_busy(busy)
         self.sidebar.new_button.setEnabled(not self.generating)
+
+    def _show_system_prompt(self, text: str) -> None:
+        """Show ``text`` as this chat's system prompt without it counting as the user's edit."""
+        self.system_edit.blockSignals(True)
+        self.system_edit.setPlainText(text)
+        self.system_edit.blockSignals(False)
 
     def _save_system_prompt(self) -> None:
         self._system_timer.stop()

@@ -21,7 +21,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -224,8 +224,17 @@ class EngineWorker(QObject):
             def on_progress(live: LiveStats) -> None:
                 self.progress.emit(rid, live)
 
-            for text in engine.stream(fitted.messages, request.params, request.stop, on_progress):
-                self.delta.emit(rid, text)
+            try:
+                for text in engine.stream(fitted.messages, request.params, request.stop, on_progress):
+                    self.delta.emit(rid, text)
+            except EngineError:
+                # a reply cut by an error keeps its figures, marked as ended by the error;
+                # one that failed before any text has no reply to carry them
+                stats = engine.last_stats
+                if stats is not None and stats.completion_tokens > 0:
+                    ended = stats.stop_reason in ("error", "context", "cancelled")
+                    self.stats.emit(rid, stats if ended else replace(stats, stop_reason="error"))
+                raise
             self.stats.emit(rid, engine.last_stats)
 
         self._run_request(rid, body)

@@ -236,9 +236,10 @@ class SpeedReadout(QWidget):
 
     @Slot()
     def on_finished(self) -> None:
-        """The request ended. One that ended before any reply figure (an error, a token
-        count, a stop while reading the prompt) must not leave the readout waiting."""
-        if self.state is ReadoutState.WAITING:
+        """The request ended. One that ended before its final figures (an error, a token
+        count, a stop while reading the prompt) must not leave the readout waiting or
+        showing a live rate as if the reply still ran."""
+        if self.state in (ReadoutState.WAITING, ReadoutState.DECODING):
             self.on_cleared()
 
     @Slot()
