@@ -9,28 +9,22 @@ the engine uses; without them this module is skipped.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from huggingface_hub.utils import httpx
 
 from app.engines.contract import ChatMessage, Endpoint, GenerationParams
 from app.engines.remote.engine import RemoteEngine
-from tests.llama_tools import HOW_TO_BUILD, LlamaTools, llama_tools
-from tests.openai_servers import free_port, stop_process
+from tests.llama_tools import LlamaTools, model_id, run_process, tail, wait_healthy, wait_listening
+from tests.openai_servers import free_port
 
 pytestmark = [pytest.mark.real_model, pytest.mark.usefixtures("loopback_guard")]
 
 N_CTX = 1024
-START_S = 60.0
 QUESTION = [ChatMessage("user", "Name three birds of prey.")]
 MIB = 1024 * 1024
 
@@ -46,56 +40,6 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def tools() -> LlamaTools:
-    found = llama_tools()
-    if found is None:
-        pytest.skip(f"llama-server and ggml-rpc-server not built: run {HOW_TO_BUILD}")
-    return found
-
-
-@contextmanager
-def _process(args: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``args`` with its output in ``log``; terminate it afterwards (kill if it lingers)."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(list(args), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, **(env or {})})
-    try:
-        yield process
-    finally:
-        stop_process(process)
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
-
-
-def _wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + START_S
-    while True:
-        assert process.poll() is None, f"the RPC server exited:\n{_tail(log)}"
-        assert time.monotonic() < deadline, f"the RPC server did not listen within {START_S:g} s:\n{_tail(log)}"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-                return
-        except OSError:
-            time.sleep(0.05)
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], root: str, log: Path) -> None:
-    deadline = time.monotonic() + START_S
-    while True:
-        assert process.poll() is None, f"llama-server exited:\n{_tail(log)}"
-        assert time.monotonic() < deadline, f"llama-server was not ready within {START_S:g} s:\n{_tail(log)}"
-        try:
-            answer = httpx.get(f"{root}/health", timeout=1.0, trust_env=False)
-            if answer.status_code == 200 and answer.json().get("status") == "ok":
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-
-
-@pytest.fixture(scope="module")
 def cluster(tools: LlamaTools, starter_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logs = tmp_path_factory.mktemp("llama-server-rpc")
     ports = (free_port(), free_port())
@@ -104,42 +48,37 @@ def cluster(tools: LlamaTools, starter_model: Path, tmp_path_factory: pytest.Tem
     with ExitStack() as stack:
         for port, log in zip(ports, rpc_logs, strict=True):
             # GGML_RPC_DEBUG: the server logs every buffer it allocates and every graph it computes
-            rpc = stack.enter_context(_process(
+            rpc = stack.enter_context(run_process(
                 [str(tools.rpc_server), "-H", "127.0.0.1", "-p", str(port), "-t", "1"], log, {"GGML_RPC_DEBUG": "1"}))
-            _wait_listening(rpc, port, log)
+            wait_listening(rpc, port, log)
         http_port = free_port()
-        server = stack.enter_context(_process(
+        server = stack.enter_context(run_process(
             [str(tools.server), "-m", str(starter_model), "--rpc", ",".join(f"127.0.0.1:{p}" for p in ports),
              "--host", "127.0.0.1", "--port", str(http_port), "-c", str(N_CTX), "-np", "1", "-ngl", "99",
              "-t", "1", "--offline", "-lv", "4"], server_log))  # -lv 4: the log names each device's buffers
         root = f"http://127.0.0.1:{http_port}"
-        _wait_healthy(server, root, server_log)
+        wait_healthy(server, root, server_log)
         yield Cluster(f"{root}/v1", ports, server_log, rpc_logs)
-
-
-def _model_id(url: str) -> str:
-    listed = httpx.get(f"{url}/models", timeout=5.0, trust_env=False).json()
-    return str(listed["data"][0]["id"])
 
 
 def test_the_layers_live_on_both_rpc_servers(cluster: Cluster) -> None:
     log = cluster.server_log.read_text(errors="replace")
     offloaded = re.search(r"offloaded (\d+)/(\d+) layers to GPU", log)
-    assert offloaded is not None and offloaded[1] == offloaded[2], _tail(cluster.server_log)
+    assert offloaded is not None and offloaded[1] == offloaded[2], tail(cluster.server_log)
     for port, rpc_log in zip(cluster.rpc_ports, cluster.rpc_logs, strict=True):
         # llama-server's view: a model buffer on this RPC device
         held = re.search(rf"RPC\d+\[127\.0\.0\.1:{port}\] model buffer size = +([\d.]+) MiB", log)
-        assert held is not None and float(held[1]) > 10, f"no model buffer on port {port}:\n{_tail(cluster.server_log)}"
+        assert held is not None and float(held[1]) > 10, f"no model buffer on port {port}:\n{tail(cluster.server_log)}"
         # the RPC server's view: it allocated those buffers itself
         allocated = [int(size) for size in re.findall(r"\[alloc_buffer\] device: \d+, size: (\d+) -> remote_ptr",
                                                       rpc_log.read_text(errors="replace"))]
-        assert sum(allocated) > 10 * MIB, f"RPC server on port {port} allocated {allocated}:\n{_tail(rpc_log)}"
+        assert sum(allocated) > 10 * MIB, f"RPC server on port {port} allocated {allocated}:\n{tail(rpc_log)}"
 
 
 def test_kestrel_chats_through_llama_server_on_rpc(cluster: Cluster) -> None:
     engine = RemoteEngine()
     try:
-        loaded = engine.load(Endpoint(url=cluster.url, model_id=_model_id(cluster.url)))
+        loaded = engine.load(Endpoint(url=cluster.url, model_id=model_id(cluster.url)))
         assert loaded.backend == "llama-server" and engine.server_kind == "llama-server"
         assert loaded.n_ctx == N_CTX  # from /props
         computed_before = [_graph_computes(log) for log in cluster.rpc_logs]
