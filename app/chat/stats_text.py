@@ -5,9 +5,11 @@ plain mapping (a :meth:`GenerationStats.to_dict`) because stats are stored with 
 message in the history: old messages may lack keys added later, or carry only
 ``{"stop_reason": "interrupted"}`` when the app was closed mid-reply, and a stored file
 may hold a wrong type. Every key is therefore optional and a bad value is skipped, never
-an exception. A figure nobody measured (None) is left out, never shown as zero; the
-tooltip says where a figure was measured when that was not the engine itself
-(``sources``: a server's report, or timed here on the client side).
+an exception. A figure nobody measured (None) is never shown as zero: the short lines
+leave it out and the details tooltip shows "—" for a reply's key figures. The message's
+short line stays short; its tooltip and the readout say where each figure not measured
+by a local engine came from (``sources``: "(server)" for a server's report, "measured
+here" for one timed on this side of the connection).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
 ]
 
 SEP = " · "
+UNKNOWN = "—"  # a figure nobody measured: never shown as zero
 
 #: How the tooltip names where a figure came from; engine figures need no note.
 SOURCE_NOTES: dict[str, str] = {"server": " (server)", "client": " (measured here)"}
@@ -170,9 +173,13 @@ def details_tooltip(stats: Mapping[str, object]) -> str:
     A figure a server reported or the client timed carries a note saying so.
     """
     lines: list[str] = []
+    # a reply whose key figures nobody measured (a server that reports nothing) says so with "—"
+    reply = _count(stats, "completion_tokens") is not None
     ttft = _number(stats, "ttft_s")
     if ttft is not None and ttft >= 0:
         lines.append(f"Time to first token: {format_seconds(ttft)}{_source(stats, 'ttft_s')}")
+    elif reply:
+        lines.append(f"Time to first token: {UNKNOWN}")
 
     prompt = _count(stats, "prompt_tokens")
     cached = _count(stats, "cached_tokens")
@@ -185,16 +192,22 @@ def details_tooltip(stats: Mapping[str, object]) -> str:
             split.append(f"{evaluated:,} evaluated")
         extra = f" ({', '.join(split)})" if split else ""
         lines.append(f"Prompt: {_tokens(prompt)}{_source(stats, 'prompt_tokens')}{extra}")
+    elif reply:
+        lines.append(f"Prompt: {UNKNOWN}")
 
     prefill = _number(stats, "prefill_tps")
     if prefill is not None and prefill > 0:
         lines.append(f"Prompt reading: {format_rate(prefill)}{_source(stats, 'prefill_tps')}")
     elif evaluated == 0 and prompt:
         lines.append("Prompt reading: all from cache")
+    elif reply:
+        lines.append(f"Prompt reading: {UNKNOWN}")
 
     decode = _number(stats, "decode_tps")
     if decode is not None and decode > 0:
         lines.append(f"Generation: {format_rate(decode)}{_source(stats, 'decode_tps')} (excluding the first token)")
+    elif reply:
+        lines.append(f"Generation: {UNKNOWN}")
 
     lines.extend(_server_lines(stats))
 

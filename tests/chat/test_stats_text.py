@@ -182,14 +182,16 @@ def server_stats() -> dict[str, object]:
     ).to_dict()
 
 
-def test_unknown_figures_are_left_out_never_shown_as_zero() -> None:
+def test_unknown_figures_are_dashes_or_left_out_never_shown_as_zero() -> None:
     stats = GenerationStats(completion_tokens=12, total_s=0.5, stop_reason="eos", backend="server",
                             model="m").to_dict()
     assert details_line(stats) == "12 tokens · stop: eos"
     assert summary_line(stats) == "end of text"
     tooltip = details_tooltip(stats)
-    assert tooltip.splitlines() == ["Reply: 12 tokens in 500 ms", "Stopped: end of text", "Backend: server",
+    assert tooltip.splitlines() == ["Time to first token: —", "Prompt: —", "Prompt reading: —", "Generation: —",
+                                    "Reply: 12 tokens in 500 ms", "Stopped: end of text", "Backend: server",
                                     "Model: m"]
+    assert details_tooltip({"stop_reason": "interrupted"}) == "Stopped: interrupted"  # not a reply record
     assert " 0 " not in tooltip and "0 tok/s" not in tooltip
 
 
@@ -198,6 +200,7 @@ def test_the_tooltip_says_which_figures_a_server_reported_or_the_client_measured
     assert lines == [
         "Time to first token: 400 ms (measured here)",
         "Prompt: 3,000 tokens (server)",
+        "Prompt reading: —",
         "Generation: 47.0 tok/s (measured here) (excluding the first token)",
         "Reply: 128 tokens (server) in 3.10 s (measured here)",
         "Stopped: end of text",
