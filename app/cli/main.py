@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.cli import chat, compare, download, gui, models, quantize, summarize, translate
+from app.cli import chat, compare, download, gui, models, quantize, serve, summarize, translate
 from app.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, CliError
 from app.engines.contract import EngineError
 from app.engines.llama import quantize as quantize_child
@@ -21,7 +21,7 @@ from app.engines.process import child as engine_child
 
 # In the order ``kestrel --help`` lists them.
 COMMANDS = (gui.add_parser, chat.add_parser, models.add_parser, quantize.add_parser, compare.add_parser,
-            download.add_parser, translate.add_parser, summarize.add_parser)
+            download.add_parser, translate.add_parser, summarize.add_parser, serve.add_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from app.cli.main import build_parser, gui_main, main
 from app.engines.contract import EngineError
 
 CLI = Path(app.cli.__file__).parent
-COMMANDS = {"gui", "chat", "models", "quantize", "compare", "download", "translate", "summarize"}
+COMMANDS = {"gui", "chat", "models", "quantize", "compare", "download", "translate", "summarize", "serve"}
 
 
 def imports(path: Path) -> set[str]:

@@ -10,6 +10,7 @@ one in progress, and ``busy`` counts every pending load, not just the last.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from enum import Enum
 
@@ -135,27 +136,35 @@ class EngineController(QObject):
         self.state_changed.emit(self.state)
         self.worker.load_requested.emit(request)
 
-    def _new_handle(self) -> RequestHandle:
+    def _new_handle(self, stop: threading.Event | None) -> RequestHandle:
         if self.busy:
             raise RuntimeError("the engine is busy")
         self._next_id += 1
         handle = RequestHandle(self._next_id)
+        if stop is not None:  # the caller's own event (an API request's), so its owner can stop it directly
+            handle.stop_event = stop
         self._handles[handle.request_id] = handle
         self._active = handle
         self.busy_changed.emit(True)
         return handle
 
     def generate(self, messages: Sequence[ChatMessage], params: GenerationParams,
-                 overflow_policy: str = DROP_OLDEST) -> RequestHandle:
-        """Queue one reply. Only one reply or job runs at a time (RuntimeError when busy)."""
-        handle = self._new_handle()
+                 overflow_policy: str = DROP_OLDEST, stop: threading.Event | None = None) -> RequestHandle:
+        """Queue one reply. Only one reply or job runs at a time (RuntimeError when busy).
+
+        ``stop``: the event that stops it (default: a new one on the handle).
+        """
+        handle = self._new_handle(stop)
         self.worker.generate_requested.emit(GenerationRequest(
             handle.request_id, tuple(messages), params, handle.stop_event, overflow_policy))
         return handle
 
-    def run_job(self, run: JobFunction) -> RequestHandle:
-        """Queue a job on the engine thread (started, job_progress..., done or failed, finished)."""
-        handle = self._new_handle()
+    def run_job(self, run: JobFunction, stop: threading.Event | None = None) -> RequestHandle:
+        """Queue a job on the engine thread (started, job_progress..., done or failed, finished).
+
+        ``stop``: the event that stops it (default: a new one on the handle).
+        """
+        handle = self._new_handle(stop)
         self.worker.job_requested.emit(EngineJob(handle.request_id, run, handle.stop_event))
         return handle
 

@@ -54,9 +54,11 @@ class TimedEngine(RemoteEngine):
                           stop: threading.Event | None = None,
                           on_stats: Callable[[GenerationStats], None] | None = None) -> Iterator[str]:
         started = time.perf_counter()
-        yield from super().stream_concurrent(messages, params, stop, on_stats)
-        with self._lock:
-            self.spans.append((started, time.perf_counter()))
+        try:
+            yield from super().stream_concurrent(messages, params, stop, on_stats)
+        finally:  # the summarizer closes a reply early once it has what it needs
+            with self._lock:
+                self.spans.append((started, time.perf_counter()))
 
 
 def test_kestrel_reads_the_slots_and_shows_the_servers_running_figures(server_url: str) -> None:
