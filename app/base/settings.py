@@ -43,6 +43,7 @@ TAB_MODEL = QT_TRANSLATE_NOOP("SettingsDialog", "Model")
 TAB_GENERATION = QT_TRANSLATE_NOOP("SettingsDialog", "Generation")
 TAB_CHAT = QT_TRANSLATE_NOOP("SettingsDialog", "Chat")
 TAB_INTERFACE = QT_TRANSLATE_NOOP("SettingsDialog", "Interface")
+TAB_API = QT_TRANSLATE_NOOP("SettingsDialog", "API server")
 TAB_OTHER = QT_TRANSLATE_NOOP("SettingsDialog", "Other")
 
 
@@ -204,6 +205,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("show_speed_details", bool, True,
             "Show tokens per second and timing details under each reply.",
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Show speed details"), tab=TAB_INTERFACE),
+    Setting("api_server", bool, False, "Serve the loaded model to other programs through an "
+            "OpenAI-compatible API while Kestrel runs. Every request needs the API key.",
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Serve the API"), tab=TAB_API),
+    Setting("api_port", int, 8321, "Port of the API server.", minimum=1024, maximum=65535,
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Port"), tab=TAB_API),
+    Setting("api_network", bool, False, "Let other machines on the network reach the API, not "
+            "only this computer. Anyone with the key can then use your model.",
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Reachable from other machines"), tab=TAB_API),
+    Setting("api_origins", str, "", "Web pages allowed to call the API from a browser (CORS), "
+            "separated by spaces, e.g. http://localhost:3000. Empty: none.",
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Allowed web pages"), tab=TAB_API),
+    Setting("api_allow_load", bool, False, "Let a request that names another model of the "
+            "library load it (the window then uses that model too).",
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Requests may load other models"), tab=TAB_API),
 )
 
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

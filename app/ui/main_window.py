@@ -32,6 +32,8 @@ from app.ui.chat.panel import ChatPanel
 from app.ui.engine.controller import EngineController, ModelState
 from app.ui.engine.handle import RequestHandle
 from app.ui.models import ModelsPanel
+from app.ui.server.panel import ServerPanel
+from app.ui.server.service import ApiService
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.speed.readout import SpeedReadout
 from app.ui.summarize import SummarizePanel
@@ -73,6 +75,9 @@ class MainWindow(QMainWindow):
         self.summarize_panel = SummarizePanel(controller, settings)
         self.tabs.addTab(self.summarize_panel, self.tr("Summarize"))
         self.tabs.addTab(self.models, self.tr("Models"))
+        self.api = ApiService(controller, settings, self)
+        self.server_panel = ServerPanel(self.api, settings)
+        self.tabs.addTab(self.server_panel, self.tr("API"))
         self.setCentralWidget(self.tabs)
 
         self._build_menus()
@@ -89,6 +94,7 @@ class MainWindow(QMainWindow):
         self._stopped_timer.timeout.connect(self._close_when_stopped)
         self._show_state(controller.state)
         self._show_settings_problems()
+        self.api.apply()  # serves only when the user turned the API on
 
     # ---- construction ----------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -151,6 +157,7 @@ class MainWindow(QMainWindow):
         for panel in (self.chat, self.models, self.translate_panel, self.summarize_panel):
             panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.models.reload_requested.connect(self.load_model)
+        self.server_panel.settings_requested.connect(self.open_setting)
 
     def _show_settings_problems(self) -> None:
         """A corrupt or partly invalid settings file was replaced by defaults: say so once."""
@@ -281,6 +288,12 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         SettingsDialog(self.settings, self).exec()
 
+    def open_setting(self, key: str) -> None:
+        """The Settings dialog at ``key``'s tab (the API tab's "Port and access…")."""
+        dialog = SettingsDialog(self.settings, self)
+        dialog.show_setting(key)
+        dialog.exec()
+
     def show_about(self) -> None:
         loaded = self.controller.model
         if loaded is None:
@@ -316,6 +329,7 @@ class MainWindow(QMainWindow):
             self.models.shutdown()
             self.translate_panel.shutdown()
             self.summarize_panel.shutdown()
+            self.api.shutdown()
             self._unsubscribe()
             store = self._qsettings()
             store.setValue("geometry", self.saveGeometry())

@@ -136,38 +136,38 @@
 <context>
     <name>ChatPanel</name>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="87"/>
-        <location filename="../../app/ui/chat/panel.py" line="180"/>
+        <location filename="../../app/ui/chat/panel.py" line="89"/>
+        <location filename="../../app/ui/chat/panel.py" line="182"/>
         <source>New chat</source>
         <translation>新建对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="91"/>
+        <location filename="../../app/ui/chat/panel.py" line="93"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="93"/>
+        <location filename="../../app/ui/chat/panel.py" line="95"/>
         <source>Instructions the model sees before this conversation</source>
         <translation>模型在本对话开始前读到的指令</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="121"/>
+        <location filename="../../app/ui/chat/panel.py" line="123"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="124"/>
+        <location filename="../../app/ui/chat/panel.py" line="126"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="126"/>
+        <location filename="../../app/ui/chat/panel.py" line="128"/>
         <source>Cancel edit</source>
         <translation>取消编辑</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="168"/>
+        <location filename="../../app/ui/chat/panel.py" line="170"/>
         <source>Copied to the clipboard</source>
         <translation>已复制到剪贴板</translation>
     </message>
@@ -177,19 +177,19 @@
         <translation>请先停止当前回答，再切换对话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="265"/>
+        <location filename="../../app/ui/chat/panel.py" line="263"/>
         <source>Editing a sent message: sending replaces it and every later message.</source>
         <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/panel.py" line="321"/>
+        <location filename="../../app/ui/chat/panel.py" line="319"/>
         <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
         <translation>
             <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="362"/>
+        <location filename="../../app/ui/chat/panel.py" line="360"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
@@ -1061,6 +1061,29 @@
     </message>
 </context>
 <context>
+    <name>KeyPlace</name>
+    <message>
+        <location filename="../../app/ui/widgets/key_place.py" line="17"/>
+        <source>no API key</source>
+        <translation>没有 API 密钥</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/widgets/key_place.py" line="19"/>
+        <source>the environment variable %1</source>
+        <translation>环境变量 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/widgets/key_place.py" line="22"/>
+        <source>the system keyring</source>
+        <translation>系统密钥环</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/widgets/key_place.py" line="24"/>
+        <source>a file only you can read: %1</source>
+        <translation>只有你能读取的文件：%1</translation>
+    </message>
+</context>
+<context>
     <name>LanguageNames</name>
     <message>
         <source>Auto-detect</source>
@@ -1162,145 +1185,150 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="70"/>
+        <location filename="../../app/ui/main_window.py" line="72"/>
         <source>Chat</source>
         <extracomment>How long closing waits for the engine thread before hiding the window and waiting on.</extracomment>
         <translation>聊天</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="72"/>
+        <location filename="../../app/ui/main_window.py" line="74"/>
         <source>Translate</source>
         <translation>翻译</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="74"/>
+        <location filename="../../app/ui/main_window.py" line="76"/>
         <source>Summarize</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="75"/>
+        <location filename="../../app/ui/main_window.py" line="77"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="95"/>
+        <location filename="../../app/ui/main_window.py" line="80"/>
+        <source>API</source>
+        <translation>API</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="101"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="96"/>
+        <location filename="../../app/ui/main_window.py" line="102"/>
         <source>&amp;New chat</source>
         <translation>新建对话(&amp;N)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="98"/>
+        <location filename="../../app/ui/main_window.py" line="104"/>
         <source>&amp;Open model file…</source>
         <translation>打开模型文件(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="100"/>
+        <location filename="../../app/ui/main_window.py" line="106"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="105"/>
+        <location filename="../../app/ui/main_window.py" line="111"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="115"/>
+        <location filename="../../app/ui/main_window.py" line="121"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="116"/>
+        <location filename="../../app/ui/main_window.py" line="122"/>
         <source>&amp;About Kestrel</source>
         <translation>关于 Kestrel(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="129"/>
-        <location filename="../../app/ui/main_window.py" line="215"/>
+        <location filename="../../app/ui/main_window.py" line="135"/>
+        <location filename="../../app/ui/main_window.py" line="222"/>
         <source>No model</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="174"/>
+        <location filename="../../app/ui/main_window.py" line="181"/>
         <source>Preparing the model…</source>
         <translation>正在准备模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="188"/>
+        <location filename="../../app/ui/main_window.py" line="195"/>
         <source>The model was not loaded.</source>
         <translation>模型未加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="190"/>
+        <location filename="../../app/ui/main_window.py" line="197"/>
         <source>Kestrel did not load {name} at start, because last time it stopped the engine:</source>
         <translation>Kestrel 启动时没有加载 {name}，因为上次它使引擎停止了：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="192"/>
+        <location filename="../../app/ui/main_window.py" line="199"/>
         <source>Choose it again with File › Open model file… to retry, or choose another model.</source>
         <translation>可通过“文件 › 打开模型文件…”再次选择它重试，或选择其他模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="205"/>
-        <location filename="../../app/ui/main_window.py" line="207"/>
+        <location filename="../../app/ui/main_window.py" line="212"/>
+        <location filename="../../app/ui/main_window.py" line="214"/>
         <source>Loading model…</source>
         <translation>正在加载模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="240"/>
+        <location filename="../../app/ui/main_window.py" line="247"/>
         <source>Model ready.</source>
         <translation>模型已就绪。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="243"/>
+        <location filename="../../app/ui/main_window.py" line="250"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="248"/>
+        <location filename="../../app/ui/main_window.py" line="255"/>
         <source>The model could not be loaded.</source>
         <translation>无法加载模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="250"/>
+        <location filename="../../app/ui/main_window.py" line="257"/>
         <source>Choose another file with File › Open model file…</source>
         <translation>请通过“文件 › 打开模型文件…”选择其他文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="254"/>
+        <location filename="../../app/ui/main_window.py" line="261"/>
         <source>Open model file</source>
         <translation>打开模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="255"/>
+        <location filename="../../app/ui/main_window.py" line="262"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="264"/>
+        <location filename="../../app/ui/main_window.py" line="271"/>
         <source>Not a usable model</source>
         <translation>不是可用的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="287"/>
+        <location filename="../../app/ui/main_window.py" line="300"/>
         <source>no model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="292"/>
+        <location filename="../../app/ui/main_window.py" line="305"/>
         <source>About Kestrel</source>
         <translation>关于 Kestrel</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="293"/>
+        <location filename="../../app/ui/main_window.py" line="306"/>
         <source>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;Runs language models entirely on this computer with llama.cpp. Nothing leaves your machine.&lt;/p&gt;&lt;p&gt;Engine: %2&lt;/p&gt;</source>
         <translation>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp，完全在这台电脑上运行语言模型。任何数据都不会离开你的电脑。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="332"/>
+        <location filename="../../app/ui/main_window.py" line="346"/>
         <source>Closing…</source>
         <translation>正在关闭…</translation>
     </message>
@@ -1876,6 +1904,136 @@
     </message>
 </context>
 <context>
+    <name>ServerPanel</name>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="65"/>
+        <source>Local API server</source>
+        <translation>本地 API 服务器</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="68"/>
+        <source>Editors, scripts and other programs can use the loaded model through an OpenAI-compatible API. Their requests take turns with yours, and each one needs the key below.</source>
+        <translation>编辑器、脚本和其他程序可以通过兼容 OpenAI 的 API 使用已加载的模型。它们的请求与你的请求轮流执行，并且每个请求都需要下面的密钥。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="75"/>
+        <source>Serve the API</source>
+        <translation>提供 API 服务</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="80"/>
+        <source>Port and access…</source>
+        <translation>端口与访问…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="96"/>
+        <location filename="../../app/ui/server/panel.py" line="105"/>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="97"/>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="104"/>
+        <location filename="../../app/ui/server/panel.py" line="157"/>
+        <source>Show</source>
+        <translation>显示</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="106"/>
+        <source>New key</source>
+        <translation>新密钥</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="107"/>
+        <source>API key</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="118"/>
+        <source>Try it from a terminal; put the key in KESTREL_API_KEY first.</source>
+        <translation>可在终端中试用；请先把密钥放入 KESTREL_API_KEY。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="124"/>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="124"/>
+        <source>Request</source>
+        <translation>请求</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="124"/>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="124"/>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="124"/>
+        <source>Tokens</source>
+        <translation>词元</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="125"/>
+        <source>Speed</source>
+        <translation>速度</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="125"/>
+        <source>First text</source>
+        <translation>首段文字</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="125"/>
+        <source>Took</source>
+        <translation>耗时</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="137"/>
+        <source>Tokens per second after the first, as the client received them, measured at the server</source>
+        <translation>首个词元之后每秒的词元数（按客户端收到的情况，在服务器端测得）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="157"/>
+        <source>Hide</source>
+        <translation>隐藏</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="167"/>
+        <source>Not serving: </source>
+        <translation>未在服务：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="169"/>
+        <source>Serving at %1</source>
+        <translation>正在 %1 提供服务</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="171"/>
+        <source>Off: nothing listens for requests.</source>
+        <translation>已关闭：没有监听任何请求。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="180"/>
+        <source>Kept in %1.</source>
+        <translation>保存在%1。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/server/panel.py" line="196"/>
+        <source>Answering: %1 · waiting: %2</source>
+        <translation>正在回答：%1 · 等待中：%2</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
         <location filename="../../app/ui/settings/dialog.py" line="91"/>
@@ -1904,126 +2062,156 @@
     </message>
     <message>
         <location filename="../../app/base/settings.py" line="46"/>
+        <source>API server</source>
+        <translation>API 服务器</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="47"/>
         <source>Other</source>
         <translation>其他</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="146"/>
+        <location filename="../../app/base/settings.py" line="147"/>
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="150"/>
+        <location filename="../../app/base/settings.py" line="151"/>
         <source>Model on a server</source>
         <translation>服务器上的模型</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="154"/>
+        <location filename="../../app/base/settings.py" line="155"/>
         <source>Context size (tokens)</source>
         <translation>上下文大小（token）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="157"/>
+        <location filename="../../app/base/settings.py" line="158"/>
         <source>CPU threads (0 = automatic)</source>
         <translation>CPU 线程数（0 = 自动）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="161"/>
+        <location filename="../../app/base/settings.py" line="162"/>
         <source>GPU layers (-1 = automatic)</source>
         <translation>GPU 层数（-1 = 自动）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="164"/>
+        <location filename="../../app/base/settings.py" line="165"/>
         <source>Flash attention</source>
         <translation>Flash Attention</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="170"/>
+        <location filename="../../app/base/settings.py" line="171"/>
         <source>Temperature</source>
         <translation>温度</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="173"/>
+        <location filename="../../app/base/settings.py" line="174"/>
         <source>Top-k</source>
         <translation>Top-k</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="176"/>
+        <location filename="../../app/base/settings.py" line="177"/>
         <source>Top-p</source>
         <translation>Top-p</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="179"/>
+        <location filename="../../app/base/settings.py" line="180"/>
         <source>Min-p</source>
         <translation>Min-p</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="182"/>
+        <location filename="../../app/base/settings.py" line="183"/>
         <source>Repeat penalty</source>
         <translation>重复惩罚</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="184"/>
+        <location filename="../../app/base/settings.py" line="185"/>
         <source>Longest reply (tokens)</source>
         <translation>最长回复（token）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="187"/>
+        <location filename="../../app/base/settings.py" line="188"/>
         <source>Seed (-1 = random)</source>
         <translation>随机种子（-1 = 随机）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="191"/>
+        <location filename="../../app/base/settings.py" line="192"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="195"/>
+        <location filename="../../app/base/settings.py" line="196"/>
         <source>When the chat is too long</source>
         <translation>对话过长时</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="200"/>
+        <location filename="../../app/base/settings.py" line="201"/>
         <source>Interface language</source>
         <translation>界面语言</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="206"/>
+        <location filename="../../app/base/settings.py" line="207"/>
         <source>Show speed details</source>
         <translation>显示速度详情</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="165"/>
+        <location filename="../../app/base/settings.py" line="210"/>
+        <source>Serve the API</source>
+        <translation>提供 API 服务</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="212"/>
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="215"/>
+        <source>Reachable from other machines</source>
+        <translation>允许其他计算机访问</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="218"/>
+        <source>Allowed web pages</source>
+        <translation>允许的网页</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="221"/>
+        <source>Requests may load other models</source>
+        <translation>请求可以加载其他模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="166"/>
         <source>Automatic</source>
         <translation>自动</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="166"/>
+        <location filename="../../app/base/settings.py" line="167"/>
         <source>On</source>
         <translation>开启</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="167"/>
+        <location filename="../../app/base/settings.py" line="168"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="196"/>
+        <location filename="../../app/base/settings.py" line="197"/>
         <source>Drop the oldest turns (and say so)</source>
         <translation>略去最早的几轮对话（并给出提示）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="197"/>
+        <location filename="../../app/base/settings.py" line="198"/>
         <source>Refuse to send</source>
         <translation>拒绝发送</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="201"/>
+        <location filename="../../app/base/settings.py" line="202"/>
         <source>System language</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="202"/>
+        <location filename="../../app/base/settings.py" line="203"/>
         <source>English</source>
         <translation>English</translation>
     </message>

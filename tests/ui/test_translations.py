@@ -165,7 +165,7 @@ def test_the_main_window_speaks_chinese(zh: Settings, qtbot: QtBot, tmp_path: Pa
         assert menus == ["文件(&F)", "帮助(&H)"]
         assert window.new_chat_action.text() == "新建对话(&N)"
         assert window.chat.send_button.text() == "发送"
-        assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["聊天", "翻译", "摘要", "模型"]
+        assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["聊天", "翻译", "摘要", "模型", "API"]
         # Strings filed without a context by lupdate, looked up under the panel's at run time:
         window.tabs.setCurrentWidget(window.models)  # the Models tab is built when first shown
         qtbot.waitUntil(lambda: window.models.built)

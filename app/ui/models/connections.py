@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.base import credentials
 from app.models import connections
 from app.models.connections import CheckResult, Connection, ConnectionProblem, ConnectionStore
 from app.ui.widgets.buttons import add_button
+from app.ui.widgets.key_place import key_place
 from app.ui.widgets.notice import Notice
 from app.ui.widgets.tasks import Task, run_task
 
@@ -220,7 +220,7 @@ class ConnectionsView(QWidget):
         self.ca_button.setEnabled(https)
         if connection is not None and connection.credential is not None:
             self.key_place.setText(self.tr("The API key is kept in %1. Leave the field empty to keep it.")
-                                   .replace("%1", credentials.describe(connection.credential)))
+                                   .replace("%1", key_place(connection.credential)))
         else:
             self.key_place.setText(self.tr("A key you enter is kept in the system keyring, or where there is "
                                            "none, in a file only you can read."))

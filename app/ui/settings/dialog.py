@@ -390,6 +390,11 @@ class SettingsDialog(QDialog):
         if self.apply():
             self.accept()
 
+    def show_setting(self, key: str) -> None:
+        """Open at ``key``'s tab with its field focused (the Server tab's "Port and access…")."""
+        self.tabs.setCurrentIndex(self._tab_index[key])
+        self._editors[key].setFocus(Qt.FocusReason.OtherFocusReason)
+
     def _show_error(self, message: str, key: str | None) -> None:
         """Show ``message`` with the setting's title instead of its key; focus that field."""
         if key is not None and message.startswith(key):

@@ -111,7 +111,7 @@ def test_every_declared_setting_has_the_right_widget(qtbot: QtBot, settings: Set
 
 def test_tabs_and_titles(qtbot: QtBot, settings: Settings) -> None:
     dialog = open_dialog(qtbot, settings)
-    assert tab_titles(dialog) == ["Model", "Generation", "Chat", "Interface"]
+    assert tab_titles(dialog) == ["Model", "Generation", "Chat", "Interface", "API server"]
     assert tab_of(dialog, "n_gpu_layers") == "Model"
     assert tab_of(dialog, "seed") == "Generation"
     assert tab_of(dialog, "context_overflow") == "Chat"
@@ -155,7 +155,7 @@ def test_title_tab_and_choices_come_from_the_declaration(
                    title="Voice", tab="Speech", choice_titles={"calm": "Calm and slow"}),
            Setting("speak_aloud", bool, False, "Read replies aloud.", title="Read aloud", tab="Speech"))
     dialog = open_dialog(qtbot, Settings(settings.path))
-    assert tab_titles(dialog) == ["Model", "Generation", "Chat", "Interface", "Speech", "Other"]
+    assert tab_titles(dialog) == ["Model", "Generation", "Chat", "Interface", "API server", "Speech", "Other"]
     assert (tab_of(dialog, "voice"), tab_of(dialog, "speak_aloud"), tab_of(dialog, "odd_one")) == \
         ("Speech", "Speech", "Other")
     labels = {lab.buddy(): lab.text() for lab in dialog.findChildren(QLabel) if lab.buddy()}
@@ -386,7 +386,7 @@ def test_declared_titles_tabs_and_choices_are_translated_in_the_ts() -> None:
 def test_the_dialog_speaks_chinese(zh: Settings, qtbot: QtBot, settings: Settings) -> None:
     dialog = open_dialog(qtbot, settings)
     assert dialog.windowTitle() == "设置"
-    assert tab_titles(dialog) == ["模型", "生成", "聊天", "界面"]
+    assert tab_titles(dialog) == ["模型", "生成", "聊天", "界面", "API 服务器"]
     labels = {lab.buddy(): lab.text() for lab in dialog.findChildren(QLabel) if lab.buddy()}
     assert labels[dialog.field("n_ctx")] == "上下文大小（token）"
     assert labels[dialog.field("show_speed_details")] == "显示速度详情"
