@@ -136,60 +136,66 @@
 <context>
     <name>ChatPanel</name>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="89"/>
-        <location filename="../../app/ui/chat/panel.py" line="182"/>
+        <location filename="../../app/ui/chat/panel.py" line="91"/>
+        <location filename="../../app/ui/chat/panel.py" line="184"/>
         <source>New chat</source>
         <translation>新建对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="93"/>
+        <location filename="../../app/ui/chat/panel.py" line="95"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="95"/>
+        <location filename="../../app/ui/chat/panel.py" line="97"/>
         <source>Instructions the model sees before this conversation</source>
         <translation>模型在本对话开始前读到的指令</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="123"/>
+        <location filename="../../app/ui/chat/panel.py" line="125"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="126"/>
+        <location filename="../../app/ui/chat/panel.py" line="128"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="128"/>
+        <location filename="../../app/ui/chat/panel.py" line="130"/>
         <source>Cancel edit</source>
         <translation>取消编辑</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="170"/>
+        <location filename="../../app/ui/chat/panel.py" line="172"/>
         <source>Copied to the clipboard</source>
         <translation>已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="192"/>
+        <location filename="../../app/ui/chat/panel.py" line="194"/>
         <source>Stop the current answer before switching chats.</source>
         <translation>请先停止当前回答，再切换对话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="263"/>
+        <location filename="../../app/ui/chat/panel.py" line="253"/>
+        <source>Waiting for the engine: it is busy with other work. Your message is answered next.</source>
+        <translation>正在等待引擎：它正忙于其他工作。接下来就会回答你的消息。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="284"/>
         <source>Editing a sent message: sending replaces it and every later message.</source>
         <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/panel.py" line="319"/>
+        <location filename="../../app/ui/chat/panel.py" line="345"/>
         <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
         <translation>
             <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="360"/>
+        <location filename="../../app/ui/chat/panel.py" line="301"/>
+        <location filename="../../app/ui/chat/panel.py" line="386"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>

@@ -17,6 +17,7 @@ import pytest
 from huggingface_hub.utils import httpx
 from pytestqt.qtbot import QtBot
 
+from app.api.activity import ApiActivity
 from app.api.gate import Gate
 from app.api.server import ApiServer
 from app.base.settings import Settings
@@ -35,12 +36,12 @@ CHAT = {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 16}
 
 
 class Window:
-    def __init__(self, qtbot: QtBot, tmp_path: Path) -> None:
+    def __init__(self, qtbot: QtBot, tmp_path: Path, engine: FakeEngine | None = None) -> None:
         self.settings = Settings.load_default()
         self.settings.set("api_port", free_port())
         self.history = History(History.default_path())
-        self.controller = EngineController(lambda _spec: FakeEngine(reply="Hi there, from the API.",
-                                                                    tokens_per_s=500))
+        fake = engine or FakeEngine(reply="Hi there, from the API.", tokens_per_s=500)
+        self.controller = EngineController(lambda _spec: fake)
         model = gguf_files.write_tiny_llama(tmp_path / "tiny.gguf")
         self.window = MainWindow(self.controller, self.history, self.settings, model_override=str(model))
         qtbot.addWidget(self.window)
@@ -178,3 +179,59 @@ def test_reachable_from_other_machines_listens_everywhere_with_a_warning(w: Wind
     assert not w.panel.warning.isHidden()
     w.settings.set("api_network", False)
     assert UnboundServer.hosts[-1] == "127.0.0.1" and w.panel.warning.isHidden()
+
+
+def test_a_chat_turn_sent_while_the_api_is_answering_waits_and_goes_before_the_next_api_request(
+        qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
+    engine = FakeEngine(reply="one two three four five six seven eight nine ten", tokens_per_s=25)
+    window = Window(qtbot, tmp_path, engine)
+    try:
+        window.panel.switch.setChecked(True)
+        address, key = window.panel.address_field.text(), window.window.api.key
+        assert key is not None
+        answers: list[httpx.Response] = []
+
+        def ask(content: str) -> None:
+            body = {"messages": [{"role": "user", "content": content}], "max_tokens": 16}
+            answers.append(httpx.post(f"{address}/chat/completions", json=body, timeout=30.0, trust_env=False,
+                                      headers={"Authorization": f"Bearer {key.key}"}))
+
+        first = threading.Thread(target=ask, args=("api first",), daemon=True)
+        first.start()
+        qtbot.waitUntil(lambda: window.controller.busy, timeout=5000)  # the first API request runs
+        second = threading.Thread(target=ask, args=("api second",), daemon=True)
+        second.start()
+        qtbot.waitUntil(lambda: (window.window.api.activity() or ApiActivity(0, 0, ())).queued == 1, timeout=5000)
+
+        chat = window.window.chat
+        assert chat.send_button.isEnabled()  # the engine is busy, but not with this window's work
+        chat.input.setPlainText("from the window")
+        chat.send()
+        assert chat.notice.text().startswith("Waiting for the engine") and chat.stop_button.isEnabled()
+        assert chat.input.toPlainText() == ""  # the turn is kept in the chat, waiting
+        qtbot.waitUntil(lambda: len(answers) == 2 and not window.controller.busy, timeout=20000)
+        asked = [messages[-1].content for messages in engine.requests]
+        assert asked == ["api first", "from the window", "api second"]
+        assert all(answer.status_code == 200 for answer in answers)
+        assert chat.view.widgets()[-1].text == "one two three four five six seven eight nine ten"
+    finally:
+        window.close()
+
+
+def test_stopping_a_waiting_turn_keeps_the_message_and_sends_nothing(qtbot: QtBot, tmp_path: Path) -> None:
+    window = Window(qtbot, tmp_path)
+    try:
+        release = threading.Event()
+        handle = window.controller.run_job(lambda _engine, _stop, _report: release.wait(10))
+        chat = window.window.chat
+        chat.input.setPlainText("not now")
+        chat.send()
+        assert chat.generating and chat.notice.text().startswith("Waiting for the engine")
+        chat.stop()
+        assert not chat.generating and chat.notice.text() == "Stopped."
+        release.set()
+        qtbot.waitUntil(lambda: handle.is_finished, timeout=5000)
+        qtbot.waitUntil(lambda: not window.controller.busy, timeout=5000)
+        assert [m.content for m in window.history.messages(chat.conversation_id)] == ["not now"]
+    finally:
+        window.close()

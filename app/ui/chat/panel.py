@@ -12,6 +12,7 @@ fully once the reply ends.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -66,6 +67,7 @@ class ChatPanel(QWidget):
         self._last_persist = 0.0
         self._editing: int | None = None
         self._budget_request: RequestHandle | None = None  # the latest token count asked for
+        self._cancel_wait: Callable[[], None] | None = None  # a sent turn waiting for the engine
         self._build()
         self._connect()
         self.sidebar.refresh()
@@ -222,12 +224,17 @@ class ChatPanel(QWidget):
     # ---- sending ---------------------------------------------------------------------
     @property
     def generating(self) -> bool:
-        return self._request is not None
+        """A reply is being written, or a sent turn waits for the engine."""
+        return self._request is not None or self._cancel_wait is not None
 
     def send(self) -> None:
-        """Send the input (or the edited message) and stream the answer."""
+        """Send the input (or the edited message) and stream the answer.
+
+        While the engine works for someone else (an API request, a summary) the turn is kept
+        and answered next, before any further API request.
+        """
         text = self.input.toPlainText()
-        if not text.strip() or self.controller.busy or self.controller.model is None:
+        if not text.strip() or self.generating or self.controller.model is None:
             return
         if self.conversation_id is None:
             conversation = self.history.create_conversation(title_from_message(text),
@@ -242,7 +249,21 @@ class ChatPanel(QWidget):
         self.view.add(stored.id, "user", text)
         self.input.clear()
         self.sidebar.refresh()
+        if self.controller.busy:
+            self.notice.show_message(self.tr("Waiting for the engine: it is busy with other work. "
+                                             "Your message is answered next."), "info")
+            self._cancel_wait = self.controller.when_free(self._start_waiting_reply)
+            self._update_controls()
+            return
         self._start_reply()
+
+    def _start_waiting_reply(self) -> None:
+        """The engine is free: answer the turn that waited for it (its chat stayed open: switching waits too)."""
+        self._cancel_wait = None
+        self.notice.clear_message()
+        if self.controller.model is not None and self.conversation_id is not None:
+            self._start_reply()
+        self._update_controls()
 
     def regenerate(self, message_id: int) -> None:
         """Drop an answer (the last one) and write it again."""
@@ -274,6 +295,11 @@ class ChatPanel(QWidget):
     def stop(self) -> None:
         if self._request is not None:
             self._request.stop()
+        elif self._cancel_wait is not None:  # not started yet: the message stays, unanswered
+            self._cancel_wait()
+            self._cancel_wait = None
+            self.notice.show_message(self.tr("Stopped."), "info")
+            self._update_controls()
 
     def engine_messages(self, extra_user_text: str | None = None) -> list[ChatMessage]:
         """System prompt + stored turns (+ text not yet sent) as the engine sees them."""
@@ -385,7 +411,7 @@ class ChatPanel(QWidget):
     def _update_controls(self) -> None:
         ready = self.controller.model is not None
         busy = self.controller.busy
-        self.send_button.setEnabled(ready and not busy)
+        self.send_button.setEnabled(ready and not self.generating)
         self.stop_button.setEnabled(self.generating)
         self.view.set_busy(busy)
         self.sidebar.new_button.setEnabled(not self.generating)
@@ -409,6 +435,9 @@ class ChatPanel(QWidget):
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop a running answer and let its last text and stats reach the history."""
         self._save_system_prompt()
+        if self._cancel_wait is not None:  # a turn still waiting for the engine is never started now
+            self._cancel_wait()
+            self._cancel_wait = None
         request = self._request
         if request is not None:
             loop = QEventLoop()

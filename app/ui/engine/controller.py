@@ -11,7 +11,8 @@ one in progress, and ``busy`` counts every pending load, not just the last.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from enum import Enum
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -72,6 +73,7 @@ class EngineController(QObject):
         self._latest_load = 0
         self._model: LoadedModel | None = None
         self._shut_down = False
+        self._waiters: deque[Callable[[], None]] = deque()  # see when_free
         self._wire()
         self._thread.start()
 
@@ -176,6 +178,29 @@ class EngineController(QObject):
         self.worker.count_requested.emit(CountRequest(handle.request_id, tuple(messages)))
         return handle
 
+    def when_free(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` as soon as the engine is free (at once if it is); returns a cancel function.
+
+        Waiters go first, in order, before anything that only listens to ``busy_changed``
+        (the API server's queue): a turn the user sent while an API request ran is next.
+        """
+        if not self.busy and not self._shut_down:
+            callback()
+            return lambda: None
+        self._waiters.append(callback)
+
+        def cancel() -> None:
+            if callback in self._waiters:
+                self._waiters.remove(callback)
+
+        return cancel
+
+    def _became_free(self) -> None:
+        """A request or load ended: wake the window's waiters first, then tell everyone."""
+        while self._waiters and not self.busy and not self._shut_down:
+            self._waiters.popleft()()
+        self.busy_changed.emit(self.busy)
+
     def stop(self) -> None:
         """Stop the current reply or job within one token."""
         if self._active is not None:
@@ -259,7 +284,7 @@ class EngineController(QObject):
             self._active = None
         handle.finished.emit()
         self.finished.emit(handle)
-        self.busy_changed.emit(self.busy)
+        self._became_free()
 
     @Slot(int, float)
     def _on_load_progress(self, load_id: int, fraction: float) -> None:
@@ -273,7 +298,7 @@ class EngineController(QObject):
             self._model = loaded
             self.loaded.emit(loaded)
         self.state_changed.emit(self.state)
-        self.busy_changed.emit(self.busy)
+        self._became_free()
 
     @Slot(int, str)
     def _on_load_failed(self, load_id: int, message: str) -> None:
@@ -282,4 +307,4 @@ class EngineController(QObject):
             self._model = None
             self.load_failed.emit(message)
         self.state_changed.emit(self.state)
-        self.busy_changed.emit(self.busy)
+        self._became_free()

@@ -4,7 +4,8 @@
 ``submit`` is called on the server's thread and hops to the GUI thread with a queued
 signal (to a slot of a QObject, never a lambda: see ``EngineController._wire``). There the
 requests wait in arrival order and each runs as a controller job when the engine is free,
-so API requests take turns with the window's own replies, summaries and loads. Each job
+so API requests take turns with the window's own replies, summaries and loads; a chat turn the
+user sends while an API request runs goes before the next one (``EngineController.when_free``). Each job
 runs :func:`app.api.gate.run_reply` on the engine thread with the request's own stop event;
 its text comes back as the handle's ``job_progress`` and goes on to the request's sink.
 """
@@ -149,7 +150,8 @@ class _Pump(QObject):
         work, self._current, self._handle = self._current, None, None
         if work is not None:
             work.sink.finished()
-        self._next()
+        # the next request starts on busy_changed, which the controller sends after it has woken
+        # the window's own waiters: a turn the user sent meanwhile goes first
 
     # ---- loads ------------------------------------------------------------------------
     @Slot(object)
@@ -162,7 +164,6 @@ class _Pump(QObject):
         else:
             work.error = f"{loaded.name} was loaded in the window meanwhile"
         work.done.set()
-        self._next()
 
     @Slot(str)
     def _on_load_failed(self, message: str) -> None:
@@ -170,7 +171,6 @@ class _Pump(QObject):
         if work is not None:
             work.error = message
             work.done.set()
-        self._next()
 
     # ---- closing ----------------------------------------------------------------------
     @staticmethod
