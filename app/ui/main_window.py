@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
         if state is ModelState.LOADING:
             self.model_label.setText(self.tr("Loading model…"))
             self.model_label.setToolTip("")
-            self.statusBar().showMessage(self.tr("Loading model…"))
+            self.statusBar().clearMessage()  # the model label and its progress bar say it, once
             self.readout.on_model_unloaded()
         elif state is ModelState.READY and model is not None:
             self.setWindowTitle(f"Kestrel — {model.name}")

@@ -25,47 +25,47 @@
         <translation>无法连接 Hub：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="70"/>
+        <location filename="../../app/ui/models/library_view.py" line="75"/>
         <source>Drop .gguf files here to add them (they stay where they are)</source>
         <translation>将 .gguf 文件拖放到此处即可添加（文件保留在原位置）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="104"/>
+        <location filename="../../app/ui/models/library_view.py" line="109"/>
         <source>yes</source>
         <translation>有</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="104"/>
+        <location filename="../../app/ui/models/library_view.py" line="109"/>
         <source>no</source>
         <translation>无</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="109"/>
+        <location filename="../../app/ui/models/library_view.py" line="114"/>
         <source>Current model</source>
         <translation>当前模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="111"/>
+        <location filename="../../app/ui/models/library_view.py" line="116"/>
         <source>Cannot be used: </source>
         <translation>无法使用：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="130"/>
+        <location filename="../../app/ui/models/library_view.py" line="135"/>
         <source>At %1 tokens of context; %2 GPU layers</source>
         <translation>上下文为 %1 个 token 时；GPU 层数：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="132"/>
+        <location filename="../../app/ui/models/library_view.py" line="137"/>
         <source>all</source>
         <translation>全部</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="134"/>
+        <location filename="../../app/ui/models/library_view.py" line="139"/>
         <source>Weights, KV cache and compute buffer at %1 tokens of context</source>
         <translation>上下文为 %1 个 token 时的权重、KV 缓存和计算缓冲区</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/library_view.py" line="173"/>
+        <location filename="../../app/ui/models/library_view.py" line="178"/>
         <source>No models yet. Drop .gguf files here, use “Add model file…”, or download one below.</source>
         <translation>还没有模型。可将 .gguf 文件拖放到此处、使用“添加模型文件…”，或在下方下载。</translation>
     </message>
@@ -223,112 +223,119 @@
 <context>
     <name>CompareView</name>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="66"/>
+        <location filename="../../app/ui/models/compare_view.py" line="70"/>
         <source>Compare loads each checked variant in turn, runs the same prompt and a short text on it and uses the CPU fully while it runs (a minute or more for large models). Quality is the KL divergence from the most precise variant checked.</source>
         <translation>“比较”会依次加载每个勾选的变体，对其运行相同的提示词和一段短文本；运行期间会占满 CPU（大模型需要一分钟或更久）。质量以与所勾选的最精确变体之间的 KL 散度衡量。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="84"/>
+        <location filename="../../app/ui/models/compare_view.py" line="88"/>
         <source>Run comparison</source>
         <translation>运行比较</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="88"/>
+        <location filename="../../app/ui/models/compare_view.py" line="92"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="115"/>
+        <location filename="../../app/ui/models/compare_view.py" line="119"/>
         <source>Use recommended</source>
         <translation>使用推荐项</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="159"/>
+        <location filename="../../app/ui/models/compare_view.py" line="163"/>
         <source>Only one variant of this model is on this computer. Download or make another one to compare them.</source>
         <translation>本机上只有此模型的一个变体。请下载或制作另一个变体后再进行比较。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="178"/>
+        <location filename="../../app/ui/models/compare_view.py" line="182"/>
         <source>Wait until the model has finished answering or loading</source>
         <translation>请等待模型完成回答或加载</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="179"/>
+        <location filename="../../app/ui/models/compare_view.py" line="183"/>
         <source>Check at least two variants</source>
         <translation>请至少勾选两个变体</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="189"/>
+        <location filename="../../app/ui/models/compare_view.py" line="193"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="210"/>
+        <location filename="../../app/ui/models/compare_view.py" line="214"/>
         <source>Stopping after the current variant…</source>
         <translation>当前变体完成后将停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="223"/>
+        <location filename="../../app/ui/models/compare_view.py" line="227"/>
         <source>Measured in %1 s.</source>
         <translation>测量用时 %1 秒。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="224"/>
+        <location filename="../../app/ui/models/compare_view.py" line="228"/>
         <source>Stopped early. </source>
         <translation>已提前停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="227"/>
+        <location filename="../../app/ui/models/compare_view.py" line="231"/>
         <source>The comparison failed: </source>
         <translation>比较失败：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="259"/>
+        <location filename="../../app/ui/models/compare_view.py" line="263"/>
         <source>Figures measured earlier on this computer (%1). Run again to refresh them.</source>
         <translation>这些是之前在本机测得的数据（%1）。再次运行即可刷新。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="269"/>
+        <location filename="../../app/ui/models/compare_view.py" line="273"/>
         <source>failed: </source>
         <translation>失败：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="271"/>
+        <location filename="../../app/ui/models/compare_view.py" line="275"/>
         <source>reference</source>
         <translation>基准</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/compare_view.py" line="295"/>
+        <location filename="../../app/ui/models/compare_view.py" line="299"/>
         <source>Recommended: %1. </source>
         <translation>推荐：%1。</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/compare_view.py" line="43"/>
         <source>Quant</source>
-        <translation type="vanished">量化</translation>
+        <translation>量化</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/compare_view.py" line="43"/>
         <source>Size</source>
-        <translation type="vanished">大小</translation>
+        <translation>大小</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/compare_view.py" line="44"/>
         <source>Time to first token</source>
-        <translation type="vanished">首 token 延迟</translation>
+        <translation>首 token 延迟</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/compare_view.py" line="44"/>
         <source>Prefill t/s</source>
-        <translation type="vanished">预填充 t/s</translation>
+        <translation>预填充 t/s</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/compare_view.py" line="45"/>
         <source>Decode t/s</source>
-        <translation type="vanished">解码 t/s</translation>
+        <translation>解码 t/s</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/compare_view.py" line="45"/>
         <source>Memory</source>
-        <translation type="vanished">内存</translation>
+        <translation>内存</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/compare_view.py" line="46"/>
         <source>KL divergence</source>
-        <translation type="vanished">KL 散度</translation>
+        <translation>KL 散度</translation>
     </message>
 </context>
 <context>
@@ -1279,7 +1286,6 @@
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="212"/>
-        <location filename="../../app/ui/main_window.py" line="214"/>
         <source>Loading model…</source>
         <translation>正在加载模型…</translation>
     </message>
@@ -1637,134 +1643,149 @@
         <translation type="vanished">本机制作</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="33"/>
         <source>Name</source>
-        <translation type="vanished">名称</translation>
+        <extracomment>Marked for lupdate: the headers are translated where the table is built.</extracomment>
+        <translation>名称</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="33"/>
         <source>Quant</source>
-        <translation type="vanished">量化</translation>
+        <translation>量化</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="34"/>
         <source>Parameters</source>
-        <translation type="vanished">参数量</translation>
+        <translation>参数量</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="34"/>
         <source>Size</source>
-        <translation type="vanished">大小</translation>
+        <translation>大小</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="35"/>
         <source>Context</source>
-        <translation type="vanished">上下文</translation>
+        <translation>上下文</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="35"/>
         <source>Chat template</source>
-        <translation type="vanished">聊天模板</translation>
+        <translation>聊天模板</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="36"/>
         <source>Source</source>
-        <translation type="vanished">来源</translation>
+        <translation>来源</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="36"/>
         <source>Memory (est.)</source>
-        <translation type="vanished">内存（估计）</translation>
+        <translation>内存（估计）</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/library_view.py" line="37"/>
         <source>Fit</source>
-        <translation type="vanished">适配</translation>
+        <translation>适配</translation>
     </message>
 </context>
 <context>
     <name>QuantPicker</name>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="93"/>
-        <location filename="../../app/ui/models/picker.py" line="137"/>
+        <location filename="../../app/ui/models/picker.py" line="96"/>
+        <location filename="../../app/ui/models/picker.py" line="140"/>
         <source>Select a model to see its variants.</source>
         <translation>选择一个模型以查看它的各个变体。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="99"/>
+        <location filename="../../app/ui/models/picker.py" line="102"/>
         <source>Estimates at</source>
         <translation>估算基于</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="105"/>
+        <location filename="../../app/ui/models/picker.py" line="108"/>
         <source> tokens</source>
         <translation> 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="106"/>
+        <location filename="../../app/ui/models/picker.py" line="109"/>
         <source>Context size for the memory estimates; the model&apos;s own setting is in Settings › Model</source>
         <translation>用于内存估算的上下文大小；模型本身的设置位于“设置 › 模型”</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="132"/>
+        <location filename="../../app/ui/models/picker.py" line="135"/>
         <source>Variants of %1</source>
         <translation>%1 的变体</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="134"/>
+        <location filename="../../app/ui/models/picker.py" line="137"/>
         <source>Variants of %1 on this computer (not in the catalog)</source>
         <translation>本机上 %1 的变体（不在目录中）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="163"/>
+        <location filename="../../app/ui/models/picker.py" line="166"/>
         <source>On this computer</source>
         <translation>在本机</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="163"/>
+        <location filename="../../app/ui/models/picker.py" line="166"/>
         <source> · in use</source>
         <translation> · 使用中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="166"/>
+        <location filename="../../app/ui/models/picker.py" line="169"/>
         <source>Download from %1</source>
         <translation>从 %1 下载</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="169"/>
+        <location filename="../../app/ui/models/picker.py" line="172"/>
         <source>Bundled with Kestrel</source>
         <translation>随 Kestrel 附带</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="175"/>
+        <location filename="../../app/ui/models/picker.py" line="178"/>
         <source>Approximate: parameters × bits per weight; the hub listing gives the exact size</source>
         <translation>近似值：参数量 × 每权重位数；Hub 列表中有准确大小</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="191"/>
+        <location filename="../../app/ui/models/picker.py" line="194"/>
         <source>In use</source>
         <translation>使用中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="191"/>
+        <location filename="../../app/ui/models/picker.py" line="194"/>
         <source>Use</source>
         <translation>使用</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/picker.py" line="196"/>
+        <location filename="../../app/ui/models/picker.py" line="199"/>
         <source>Download…</source>
         <translation>下载…</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/picker.py" line="79"/>
         <source>Quant</source>
-        <translation type="vanished">量化</translation>
+        <translation>量化</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/picker.py" line="79"/>
         <source>Size</source>
-        <translation type="vanished">大小</translation>
+        <translation>大小</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/picker.py" line="80"/>
         <source>Where</source>
-        <translation type="vanished">位置</translation>
+        <translation>位置</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/picker.py" line="80"/>
         <source>Memory (est.)</source>
-        <translation type="vanished">内存（估计）</translation>
+        <translation>内存（估计）</translation>
     </message>
     <message>
+        <location filename="../../app/ui/models/picker.py" line="81"/>
         <source>Fit</source>
-        <translation type="vanished">适配</translation>
+        <translation>适配</translation>
     </message>
 </context>
 <context>
@@ -2356,12 +2377,15 @@ Ctrl+Enter translates.</source>
 <context>
     <name>SpeedReadout</name>
     <message>
+        <location filename="../../app/ui/speed/readout.py" line="28"/>
         <source>Ready</source>
-        <translation type="vanished">就绪</translation>
+        <extracomment>The readout&apos;s own words (translated where shown). Without a model it shows nothing: the status bar&apos;s model label alone says &quot;No model&quot;.</extracomment>
+        <translation>就绪</translation>
     </message>
     <message>
+        <location filename="../../app/ui/speed/readout.py" line="29"/>
         <source>Reading prompt…</source>
-        <translation type="vanished">正在读取提示词…</translation>
+        <translation>正在读取提示词…</translation>
     </message>
     <message>
         <source>No model</source>

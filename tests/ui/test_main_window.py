@@ -236,4 +236,5 @@ def test_the_status_bar_follows_the_model_state(harness: Harness, qtbot: QtBot) 
     w.load_model()
     qtbot.waitUntil(lambda: harness.controller.state is ModelState.LOADING, timeout=5000)
     assert w.model_label.text() == "Loading model…" and w.load_bar.isVisible()
-    assert w.readout.backend_text() == "No model"
+    assert w.readout.backend_text() == "" and w.readout.text() == ""  # one place says what the model is doing
+    assert w.statusBar().currentMessage() == ""

@@ -116,10 +116,14 @@ def test_sparkline_paints_the_line_in_the_highlight_color(qtbot: QtBot) -> None:
 # ---- SpeedReadout ----------------------------------------------------------------
 
 
-def test_idle_readout(qtbot: QtBot) -> None:
+def test_idle_readout_says_nothing_until_a_model_is_there(qtbot: QtBot) -> None:
     readout = make_readout(qtbot)
+    assert label(readout, "readoutLabel").text() == ""  # the model label alone says "No model"
+    assert label(readout, "backendLabel").text() == ""
+    readout.on_model_loaded(loaded(backend="CPU", gpu_layers=0))
     assert label(readout, "readoutLabel").text() == "Ready"
-    assert label(readout, "backendLabel").text() == "No model"
+    readout.on_model_unloaded()
+    assert label(readout, "readoutLabel").text() == "" and label(readout, "backendLabel").text() == ""
 
 
 def test_model_loaded_on_gpu(qtbot: QtBot) -> None:
@@ -144,7 +148,7 @@ def test_model_loaded_on_cpu_and_all_layers(qtbot: QtBot) -> None:
     assert label(readout, "backendLabel").text() == "CUDA · 10/32 layers"
     assert "GPU layers: 10 of 32" in label(readout, "backendLabel").toolTip()
     readout.on_model_unloaded()
-    assert label(readout, "backendLabel").text() == "No model"
+    assert label(readout, "backendLabel").text() == ""
 
 
 def test_model_whose_layers_are_unknown(qtbot: QtBot) -> None:

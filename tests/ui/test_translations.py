@@ -171,6 +171,13 @@ def test_the_main_window_speaks_chinese(zh: Settings, qtbot: QtBot, tmp_path: Pa
         qtbot.waitUntil(lambda: window.models.built)
         assert window.models.table.toolTip().startswith("将 .gguf 文件拖放到此处")  # common.py tr()
         assert window.translate_panel.tr("Segment %1 of %2") == "第 %1 段，共 %2 段"  # StatusMixin
+        # table headers declared as constants are translated too (they once went untranslated)
+        for table in (window.models.table, window.models.picker.table, window.models.compare.table,
+                      window.server_panel.table):
+            headers = [table.horizontalHeaderItem(i).text() for i in range(table.columnCount())]
+            english = [h for h in headers if h.isascii() and h.strip() and h not in ("API",)]
+            assert not english, (table.objectName(), headers)
+        assert window.readout.text() == "就绪"
     finally:
         window.close()
         history.close()

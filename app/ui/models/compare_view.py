@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.base.settings import QT_TRANSLATE_NOOP
 from app.base.units import format_bytes
 from app.engines.contract import Engine
 from app.models.compare import Comparison, VariantResult, compare, recommend, remembered
@@ -39,7 +40,10 @@ from app.ui.engine.handle import RequestHandle
 from app.ui.models.chart import Bar, BarChart
 from app.ui.models.common import ModelRow, cell_text, same_file
 
-HEADERS = ("Quant", "Size", "Time to first token", "Prefill t/s", "Decode t/s", "Memory", "KL divergence")
+HEADERS = (QT_TRANSLATE_NOOP("CompareView", "Quant"), QT_TRANSLATE_NOOP("CompareView", "Size"),
+           QT_TRANSLATE_NOOP("CompareView", "Time to first token"), QT_TRANSLATE_NOOP("CompareView", "Prefill t/s"),
+           QT_TRANSLATE_NOOP("CompareView", "Decode t/s"), QT_TRANSLATE_NOOP("CompareView", "Memory"),
+           QT_TRANSLATE_NOOP("CompareView", "KL divergence"))
 _HIGHLIGHT = QColor(30, 142, 62, 45)
 MIN_CTX = 512
 

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from app.base.settings import QT_TRANSLATE_NOOP
 from app.base.units import format_bytes
 from app.gguf.reader import GGUFError, read_gguf_info
 from app.models.library import Library
@@ -28,8 +29,12 @@ from app.ui.models.common import (
 )
 from app.ui.widgets.tasks import run_task
 
-COLUMNS = ("", "Name", "Quant", "Parameters", "Size", "Context", "Chat template", "Source",
-           "Memory (est.)", "Fit")
+#: Marked for lupdate: the headers are translated where the table is built.
+COLUMNS = ("", QT_TRANSLATE_NOOP("ModelsPanel", "Name"), QT_TRANSLATE_NOOP("ModelsPanel", "Quant"),
+           QT_TRANSLATE_NOOP("ModelsPanel", "Parameters"), QT_TRANSLATE_NOOP("ModelsPanel", "Size"),
+           QT_TRANSLATE_NOOP("ModelsPanel", "Context"), QT_TRANSLATE_NOOP("ModelsPanel", "Chat template"),
+           QT_TRANSLATE_NOOP("ModelsPanel", "Source"), QT_TRANSLATE_NOOP("ModelsPanel", "Memory (est.)"),
+           QT_TRANSLATE_NOOP("ModelsPanel", "Fit"))
 COL_CURRENT, COL_NAME, COL_QUANT, COL_PARAMS, COL_SIZE, COL_CTX, COL_TEMPLATE, COL_SOURCE, COL_MEMORY, COL_FIT = \
     range(len(COLUMNS))
 

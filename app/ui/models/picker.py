@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.base.settings import QT_TRANSLATE_NOOP
 from app.base.units import format_bytes
 from app.gguf.reader import GGUFInfo
 from app.models.catalog import Family, Variant
@@ -75,7 +76,9 @@ class QuantPicker(QWidget):
     use_requested = Signal(object)  # Path
     download_requested = Signal(str, str)  # repo, file
 
-    HEADERS = ("Quant", "Size", "Where", "Memory (est.)", "Fit", "")
+    HEADERS = (QT_TRANSLATE_NOOP("QuantPicker", "Quant"), QT_TRANSLATE_NOOP("QuantPicker", "Size"),
+               QT_TRANSLATE_NOOP("QuantPicker", "Where"), QT_TRANSLATE_NOOP("QuantPicker", "Memory (est.)"),
+               QT_TRANSLATE_NOOP("QuantPicker", "Fit"), "")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
+from app.base.settings import QT_TRANSLATE_NOOP
 from app.base.speed import format_rate
 from app.base.units import format_seconds
 from app.chat.stats_text import details_tooltip, live_line, summary_line
@@ -22,9 +23,10 @@ from app.engines.contract import GenerationStats, LiveStats, LoadedModel
 
 __all__ = ["ReadoutState", "Sparkline", "SpeedReadout"]
 
-IDLE_TEXT = "Ready"
-STARTED_TEXT = "Reading prompt…"
-NO_MODEL_TEXT = "No model"
+#: The readout's own words (translated where shown). Without a model it shows nothing: the
+#: status bar's model label alone says "No model".
+IDLE_TEXT = QT_TRANSLATE_NOOP("SpeedReadout", "Ready")
+STARTED_TEXT = QT_TRANSLATE_NOOP("SpeedReadout", "Reading prompt…")
 #: The widest text the readout label normally shows; its width is reserved up front so
 #: the status bar never shifts as figures change length.
 _WIDEST_TEXT = "999.9 tok/s · TTFT 9.99 s · prompt 9,999 tok/s · 99,999 cached · ctx 99,999/99,999"
@@ -128,13 +130,13 @@ class SpeedReadout(QWidget):
         super().__init__(parent)
         self.sparkline = Sparkline(self)
 
-        self.label = QLabel(IDLE_TEXT, self)
+        self.label = QLabel("", self)  # no model yet: nothing to read out
         self.label.setObjectName("readoutLabel")
         self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance(_WIDEST_TEXT) + 4)
         self.label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
-        self.backend_label = QLabel(NO_MODEL_TEXT, self)
+        self.backend_label = QLabel("", self)
         self.backend_label.setObjectName("backendLabel")
         self.backend_label.setTextFormat(Qt.TextFormat.PlainText)
         self.backend_label.setMinimumWidth(
@@ -176,6 +178,8 @@ class SpeedReadout(QWidget):
         else:
             text = f"{loaded.backend} · {gpu} layers"
         self.backend_label.setText(text)
+        if self.state is ReadoutState.IDLE and not self.label.text():
+            self.label.setText(self.tr(IDLE_TEXT))  # a model is there: ready for a request
 
         lines = [f"Model: {loaded.name}"]
         if loaded.quant:
@@ -195,16 +199,20 @@ class SpeedReadout(QWidget):
 
     @Slot()
     def on_model_unloaded(self) -> None:
-        """No model: say so rather than keep showing the last backend."""
-        self.backend_label.setText(NO_MODEL_TEXT)
+        """No model: nothing to show (the model label says so) rather than the last backend or "Ready"."""
+        self.backend_label.setText("")
         self.backend_label.setToolTip("")
+        self._decode_sampled = False
+        self.state = ReadoutState.IDLE
+        self.label.setText("")
+        self.label.setToolTip("")
 
     @Slot()
     def on_started(self) -> None:
         """A reply was requested; the sparkline keeps its last minute of history."""
         self._decode_sampled = False
         self.state = ReadoutState.WAITING
-        self.label.setText(STARTED_TEXT)
+        self.label.setText(self.tr(STARTED_TEXT))
         self.label.setToolTip("")
 
     @Slot(object)
@@ -221,7 +229,7 @@ class SpeedReadout(QWidget):
         """Final figures for the reply, with every detail in the tooltip."""
         data = stats.to_dict()
         self.state = ReadoutState.FINAL
-        self.label.setText(summary_line(data) or IDLE_TEXT)
+        self.label.setText(summary_line(data) or self.tr(IDLE_TEXT))
         tooltip = details_tooltip(data)
         self.label.setToolTip(tooltip)
         speed = stats.decode_tps if stats.decode_tps is not None and stats.decode_tps > 0 else None
@@ -247,5 +255,5 @@ class SpeedReadout(QWidget):
         """Back to idle (new chat, model unloaded)."""
         self._decode_sampled = False
         self.state = ReadoutState.IDLE
-        self.label.setText(IDLE_TEXT)
+        self.label.setText(self.tr(IDLE_TEXT))
         self.label.setToolTip("")
