@@ -373,6 +373,9 @@ def _parse(f: BinaryIO, path: Path, size: int) -> GGUFInfo:
         swapped = int.from_bytes(version.to_bytes(4, "little"), "big")
         if swapped in (1, 2, 3):
             raise cur.fail(f"big-endian GGUF file (version {swapped}); only little-endian files are supported")
+        if version > 100:  # no GGUF version was ever near this: the bytes after 'GGUF' are not a header
+            raise cur.fail(f"is not a GGUF model file, or it is damaged (its header says version {version}, "
+                           "a number no GGUF file has)")
         hint = " (too old; convert the model again)" if version == 1 else ""
         raise cur.fail(f"unsupported GGUF version {version}{hint}; supported versions are 2 and 3")
     tensor_count, kv_count = cur.u64(), cur.u64()

@@ -178,6 +178,9 @@ BROKEN: list[tuple[str, Maker, str]] = [
     ("absurd-string-length", gf.make_absurd_string_length, "claims 1099511627776 bytes but only"),
     ("version-1", gf.make_bad_version, "unsupported GGUF version 1"),
     ("version-9", lambda src, dst: gf.make_bad_version(src, dst, 9), "unsupported GGUF version 9"),
+    # what a file that only starts with 'GGUF' shows: said as such, not as an unknown version
+    ("version-absurd", lambda src, dst: gf.make_bad_version(src, dst, 3984908932),
+     "is not a GGUF model file, or it is damaged (its header says version 3984908932"),
     ("big-endian", gf.make_big_endian, "big-endian"),
     ("no-architecture", gf.make_missing_architecture, "missing general.architecture"),
 ]

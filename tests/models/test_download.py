@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from huggingface_hub import HfApi
+from huggingface_hub.utils import httpx
 
 from app.gguf.reader import read_gguf_info
 from app.models import download as dl
@@ -423,3 +425,22 @@ def test_importing_the_module_uses_neither_qt_nor_the_network() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_being_offline_is_said_plainly_not_as_an_errno(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an offline machine sees: no '[Errno -2] Name or service not known', and that nothing is wrong."""
+    def offline(*_args: Any, **_kwargs: Any) -> Any:
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(HfApi, "model_info", offline)
+    with pytest.raises(DownloadError) as caught:
+        dl.list_gguf_files("owner/model", "http://hub.example")
+    assert str(caught.value) == ("cannot reach http://hub.example: no network connection (the hub's address does not "
+                                 "resolve); Kestrel works offline with the models you already have")
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(HfApi, "model_info", refused)
+    with pytest.raises(DownloadError, match=r"nothing answers there \(connection refused\)$"):
+        dl.list_gguf_files("owner/model", "http://127.0.0.1:9")

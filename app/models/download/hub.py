@@ -51,6 +51,21 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+_NO_NAME = ("name or service not known", "temporary failure in name resolution", "getaddrinfo",
+            "nodename nor servname", "no address associated")
+
+
+def connect_words(exc: BaseException) -> str:
+    """A failed connection in the user's terms: offline is the usual reason, and it is not a fault."""
+    text = first_line(exc).lower()
+    if any(words in text for words in _NO_NAME):
+        return ("no network connection (the hub's address does not resolve); Kestrel works offline "
+                "with the models you already have")
+    if "refused" in text:
+        return "nothing answers there (connection refused)"
+    return first_line(exc)
+
+
 def no_hub_side_requests() -> None:
     """Stop huggingface-hub from contacting huggingface.co behind our back.
 
@@ -91,6 +106,8 @@ def model_info(repo_id: str, endpoint: str | None, revision: str, token: str | b
         raise DownloadError(f"{where} answered HTTP {status} for {repo_id}: {first_line(exc)}") from exc
     except OfflineModeIsEnabled as exc:
         raise DownloadError("the Hugging Face hub is switched off here (HF_HUB_OFFLINE is set)") from exc
+    except httpx.ConnectError as exc:
+        raise DownloadError(f"cannot reach {where}: {connect_words(exc)}") from exc
     except httpx.HTTPError as exc:
         raise DownloadError(f"cannot reach {where}: {first_line(exc)}") from exc
     except ValueError as exc:  # a body that is not the JSON the hub sends
