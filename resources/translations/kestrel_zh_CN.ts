@@ -2063,7 +2063,7 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="91"/>
+        <location filename="../../app/ui/settings/dialog.py" line="92"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
@@ -2243,37 +2243,42 @@
         <translation>English</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="117"/>
+        <location filename="../../app/ui/settings/dialog.py" line="118"/>
         <source>Restore defaults</source>
         <translation>恢复默认值</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="119"/>
+        <location filename="../../app/ui/settings/dialog.py" line="120"/>
         <source>Fill every field with its default. Nothing is saved until OK or Apply.</source>
         <translation>将所有字段恢复为默认值。点击“确定”或“应用”之前不会保存。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="325"/>
+        <location filename="../../app/ui/settings/dialog.py" line="188"/>
+        <source>this file cannot be used: </source>
+        <translation>无法使用此文件：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="335"/>
         <source>Starter model</source>
         <translation>内置模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="327"/>
+        <location filename="../../app/ui/settings/dialog.py" line="337"/>
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="329"/>
+        <location filename="../../app/ui/settings/dialog.py" line="339"/>
         <source>Choose a GGUF model file</source>
         <translation>选择 GGUF 模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="349"/>
+        <location filename="../../app/ui/settings/dialog.py" line="359"/>
         <source>Choose a model file</source>
         <translation>选择模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="349"/>
+        <location filename="../../app/ui/settings/dialog.py" line="359"/>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
     </message>

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from app.base import paths
 from app.base.settings import SETTINGS, SETTINGS_BY_KEY, TAB_OTHER, Setting, SettingError, Settings
+from app.gguf.reader import GGUFError, read_gguf_info
 
 __all__ = ["SettingsDialog", "title_for", "translated"]
 
@@ -176,6 +177,15 @@ class SettingsDialog(QDialog):
                 SETTINGS_BY_KEY[key].validate(value)
             except SettingError as exc:
                 self._show_error(str(exc), key)
+                return False
+        model_path = changed.get("model_path")
+        if isinstance(model_path, str) and model_path.strip():
+            # checked before it is saved, as File › Open does: a file that cannot load must not
+            # replace the working model in the settings (the next start would have none)
+            try:
+                read_gguf_info(Path(model_path.strip()).expanduser())
+            except GGUFError as exc:
+                self._show_error("model_path: " + self.tr("this file cannot be used: ") + exc.reason, "model_path")
                 return False
         try:
             self._settings.update(changed)

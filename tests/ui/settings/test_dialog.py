@@ -28,6 +28,7 @@ from app.base import settings as core_settings
 from app.base.settings import SETTINGS, TAB_OTHER, Setting, Settings
 from app.ui.settings import SettingsDialog
 from app.ui.settings import dialog as dialog_module
+from tests import gguf_files
 
 TS = Path(__file__).resolve().parents[3] / "resources" / "translations" / "kestrel_zh_CN.ts"
 
@@ -342,10 +343,11 @@ def test_a_failed_save_is_shown(
 
 
 def test_browse_fills_the_model_path(
-    qtbot: QtBot, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    model = str(gguf_files.write_tiny_llama(tmp_path / "llama.gguf"))
     asked: list[tuple[str, str]] = []
-    answers = iter([("/models/llama.gguf", "GGUF models (*.gguf)"), ("", "")])
+    answers = iter([(model, "GGUF models (*.gguf)"), ("", "")])
 
     def fake_open(parent: QWidget, caption: str, folder: str, filters: str) -> tuple[str, str]:
         asked.append((folder, filters))
@@ -357,13 +359,33 @@ def test_browse_fills_the_model_path(
     assert browse is not None and browse.text() == "Browse…"
 
     qtbot.mouseClick(browse, Qt.MouseButton.LeftButton)
-    assert dialog.values()["model_path"] == "/models/llama.gguf"
+    assert dialog.values()["model_path"] == model
     qtbot.mouseClick(browse, Qt.MouseButton.LeftButton)  # cancelled: keep the choice
-    assert dialog.values()["model_path"] == "/models/llama.gguf"
+    assert dialog.values()["model_path"] == model
     assert [f for _, f in asked] == ["GGUF models (*.gguf)"] * 2
     assert saved(settings) is None
     assert dialog.apply()
-    assert saved(settings) == {"model_path": "/models/llama.gguf"}
+    assert saved(settings) == {"model_path": model}
+
+
+def test_a_model_file_that_cannot_load_is_refused_before_it_is_saved(qtbot: QtBot, settings: Settings,
+                                                                     tmp_path: Path) -> None:
+    """A broken file typed in must not replace the working model in the settings (the next start had none)."""
+    good = str(gguf_files.write_tiny_llama(tmp_path / "good.gguf"))
+    settings.set("model_path", good)
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + (3984908932).to_bytes(4, "little") + bytes(64))
+    calls = record(settings)
+    dialog = open_dialog(qtbot, settings)
+    dialog.set_value("model_path", str(broken))
+    assert not dialog.apply()
+    assert dialog.error_label.text() == ("Model file: this file cannot be used: is not a GGUF model file, or it is "
+                                         "damaged (its header says version 3984908932, a number no GGUF file has)")
+    assert calls == [] and settings.get_str("model_path") == good
+    dialog.set_value("model_path", str(tmp_path / "missing.gguf"))
+    assert not dialog.apply() and dialog.error_label.text().startswith("Model file: this file cannot be used: ")
+    dialog.set_value("model_path", "")  # empty: the starter model, nothing to check
+    assert dialog.apply() and settings.get_str("model_path") == ""
 
 
 # ---- in Chinese --------------------------------------------------------------------
