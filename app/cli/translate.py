@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app.base.atomic import write_atomic
 from app.base.files import NotAFileError, regular_file
-from app.base.languages import Language, language_codes, resolve_language
+from app.base.languages import Language, get_language, language_codes, resolve_language
 from app.base.settings import Settings
 from app.cli.engine import add_endpoint_arguments, model_name, open_engine
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
@@ -148,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
             restore_sigint()
             if show_progress:
                 sys.stderr.write("\n")
+    if result.same_language:
+        name = get_language(result.target_lang).name
+        raise CliError(f"the text is already in {name}; nothing to translate (choose another --to)")
     _write(result, out_path)
     if args.json:
         print(json.dumps(_summary(result, out_path, model_name(loaded)), ensure_ascii=False), flush=True)

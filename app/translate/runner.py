@@ -118,6 +118,8 @@ class TranslationResult:
     cancelled: bool = False
     error: str | None = None
     warnings: list[TranslationWarning] = field(default_factory=list)
+    #: the source is already in the target language: nothing was sent to the model
+    same_language: bool = False
 
     @property
     def segments(self) -> int:
@@ -297,6 +299,10 @@ def translate_document(
     total = len(segments)
     result = TranslationResult(document, [None] * total, src.code if src else None, target.code, detected, 0.0)
     emit(TranslationStarted(total, result.source_lang, target.code, detected))
+    if src is not None and src.code == target.code:  # minutes of work that change nothing: say so instead
+        result.same_language = True
+        result.seconds = time.perf_counter() - started
+        return result
     runner = _Runner(engine, document, source=src, target=target, glossary=glossary, stop=stop, report=emit,
                      options=options or TranslateOptions())
     remaining = [0] * (total + 1)

@@ -2608,7 +2608,7 @@ Ctrl+Enter translates.</source>
     </message>
     <message>
         <location filename="../../app/ui/translate/panel.py" line="168"/>
-        <location filename="../../app/ui/translate/panel.py" line="389"/>
+        <location filename="../../app/ui/translate/panel.py" line="395"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
@@ -2658,12 +2658,17 @@ Ctrl+Enter translates.</source>
         <translation>正在翻译…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="378"/>
+        <location filename="../../app/ui/translate/panel.py" line="370"/>
+        <source>The text is already in %1: there is nothing to translate. Choose another target language.</source>
+        <translation>文本已经是%1：无需翻译。请选择其他目标语言。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/translate/panel.py" line="384"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="389"/>
+        <location filename="../../app/ui/translate/panel.py" line="395"/>
         <source>Save document…</source>
         <translation>保存文档…</translation>
     </message>

@@ -196,3 +196,12 @@ def test_text_too_long_to_be_a_file_name_is_translated_as_text(model: Path,
     # os.stat says "file name too long": no such file can exist, so the argument is the text
     assert kestrel(["--model", str(model), "--to", "fr", text]) == 0
     assert capsys.readouterr().out == text.upper() + "\n"
+
+
+def test_text_already_in_the_target_language_is_a_one_line_error(model: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert kestrel(["--model", str(model), "--to", "zh-Hans", "今天天气很好，我们去公园散步吧。"]) == EXIT_ERROR
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("kestrel: error: the text is already in Simplified Chinese; nothing to translate "
+                            "(choose another --to)\n")

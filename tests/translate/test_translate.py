@@ -433,3 +433,13 @@ def test_the_starter_model_translates_every_segment_of_text_and_markdown(real_en
     result = translate_document(real_engine, markdown, "de", "en")  # type: ignore[arg-type]
     assert result.segments == result.segments_translated == 4
     assert result.text().startswith("# ") and "```\ncode stays\n```\n" in result.text()
+
+
+def test_text_already_in_the_target_language_is_not_sent_to_the_model() -> None:
+    """Chinese to Chinese once ran ten minutes and changed nothing: now it is said at once."""
+    engine = make_engine(upper)
+    result = translate_document(engine, "今天天气很好，我们去公园散步吧。\n\n然后一起吃午饭。", "zh-Hans")
+    assert result.same_language and result.source_lang == "zh-Hans" and result.detected
+    assert engine.requests == [] and result.segments_translated == 0
+    explicit = translate_document(engine, "Hello there, how are you today?", "en", "en")
+    assert explicit.same_language and engine.requests == []

@@ -259,3 +259,15 @@ def test_an_interrupted_draft_save_leaves_the_previous_draft_whole(env: Env, mon
         env.panel.shutdown()
     draft = json.loads(state_path().read_text(encoding="utf-8"))["draft"]
     assert draft in ("the first draft", "a second draft") and json.loads(saved)["draft"] == "the first draft"
+
+
+def test_text_already_in_the_target_language_is_said_and_nothing_is_sent(env: Env, qtbot: QtBot) -> None:
+    names.select(env.panel.target_combo, "zh-Hans")
+    env.panel.source_edit.setPlainText("今天天气很好，我们去公园散步吧。")
+    with qtbot.waitSignal(env.controller.finished, timeout=10000):
+        env.panel.translate_button.click()
+    env.wait_done()
+    assert env.engine.requests == []
+    assert env.panel.notice.kind == "warning"
+    assert env.panel.notice.text().startswith("The text is already in ")
+    assert env.panel.info_label.text() == "" and env.panel.translate_button.isEnabled()

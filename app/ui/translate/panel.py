@@ -365,7 +365,13 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         self.translation_view.setPlainText(result.text() if result.document.kind in ("text", "markdown")
                                            else self.translation_view.toPlainText().rstrip("\n"))
         self.info_label.setText(self._summary_text(result))
-        if result.error:
+        if result.same_language:
+            self.info_label.setText("")
+            self.notice.show_message(self.tr("The text is already in %1: there is nothing to translate. Choose "
+                                             "another target language.").replace(
+                                                 "%1", names.short_name(result.target_lang, self.ui_locale)),
+                                     "warning")
+        elif result.error:
             self.notice.show_message(result.error, "error")
 
     def _on_finished(self) -> None:
