@@ -136,66 +136,87 @@
 <context>
     <name>ChatPanel</name>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="91"/>
-        <location filename="../../app/ui/chat/panel.py" line="184"/>
+        <location filename="../../app/ui/chat/panel.py" line="50"/>
+        <source>the model&apos;s end of text</source>
+        <extracomment>Why a reply ended with no text, marked for lupdate (shown through ChatPanel.tr).</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="51"/>
+        <source>a stop string</source>
+        <translation>停止字符串</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="52"/>
+        <source>the length limit</source>
+        <translation>长度上限</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="97"/>
+        <location filename="../../app/ui/chat/panel.py" line="190"/>
         <source>New chat</source>
         <translation>新建对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="95"/>
+        <location filename="../../app/ui/chat/panel.py" line="101"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="97"/>
+        <location filename="../../app/ui/chat/panel.py" line="103"/>
         <source>Instructions the model sees before this conversation</source>
         <translation>模型在本对话开始前读到的指令</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="125"/>
+        <location filename="../../app/ui/chat/panel.py" line="131"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="128"/>
+        <location filename="../../app/ui/chat/panel.py" line="134"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="130"/>
+        <location filename="../../app/ui/chat/panel.py" line="136"/>
         <source>Cancel edit</source>
         <translation>取消编辑</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="172"/>
+        <location filename="../../app/ui/chat/panel.py" line="178"/>
         <source>Copied to the clipboard</source>
         <translation>已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="194"/>
+        <location filename="../../app/ui/chat/panel.py" line="200"/>
         <source>Stop the current answer before switching chats.</source>
         <translation>请先停止当前回答，再切换对话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="253"/>
+        <location filename="../../app/ui/chat/panel.py" line="259"/>
         <source>Waiting for the engine: it is busy with other work. Your message is answered next.</source>
         <translation>正在等待引擎：它正忙于其他工作。接下来就会回答你的消息。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="284"/>
+        <location filename="../../app/ui/chat/panel.py" line="290"/>
         <source>Editing a sent message: sending replaces it and every later message.</source>
         <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/panel.py" line="345"/>
+        <location filename="../../app/ui/chat/panel.py" line="351"/>
         <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
         <translation>
             <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="301"/>
-        <location filename="../../app/ui/chat/panel.py" line="386"/>
+        <location filename="../../app/ui/chat/panel.py" line="390"/>
+        <source>The model returned no text: it ended at once (%1). Try again, or rephrase the message.</source>
+        <translation>模型没有返回任何文字：它立即结束了（%1）。请重试，或换一种说法。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/panel.py" line="307"/>
+        <location filename="../../app/ui/chat/panel.py" line="398"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>

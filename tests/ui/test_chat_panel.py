@@ -220,3 +220,18 @@ def test_trimmed_history_is_stated_in_the_ui(qtbot: QtBot, tmp_path: Path) -> No
         assert not e.panel.notice.isHidden() and "oldest message" in e.panel.notice.text()
     finally:
         e.close()
+
+
+def test_a_reply_with_no_text_leaves_no_blank_bubble_and_says_why(qtbot: QtBot, tmp_path: Path) -> None:
+    """It used to be a blank bubble whose only line was 'stop: stop'."""
+    e = Env(qtbot, tmp_path, FakeEngine(reply="\n\n", tokens_per_s=2000))
+    try:
+        e.send("Hello?")
+        assert [w.role for w in e.panel.view.widgets()] == ["user"]
+        stored = e.history.messages(e.panel.conversation_id or -1)
+        assert [m.role for m in stored] == ["user"]  # the question stays, ready to send again or edit
+        assert e.panel.notice.kind == "info"
+        assert e.panel.notice.text() == ("The model returned no text: it ended at once (the model's end of text). "
+                                         "Try again, or rephrase the message.")
+    finally:
+        e.close()

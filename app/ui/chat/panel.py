@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.base.settings import Settings
+from app.base.settings import QT_TRANSLATE_NOOP, Settings
 from app.chat.conversation import answer_reserve, title_from_message
 from app.chat.history import History
 from app.engines.contract import ChatMessage, GenerationStats
@@ -44,6 +44,12 @@ FLUSH_MS = 33  # at most ~30 repaints a second
 MARKDOWN_MS = 80  # re-render Markdown this long after the last flush
 PERSIST_S = 1.0  # commit a streaming reply at least this often
 BUDGET_MS = 300  # debounce for the context budget while typing
+
+
+#: Why a reply ended with no text, marked for lupdate (shown through ChatPanel.tr).
+STOP_WORDS = {"eos": QT_TRANSLATE_NOOP("ChatPanel", "the model's end of text"),
+              "stop": QT_TRANSLATE_NOOP("ChatPanel", "a stop string"),
+              "length": QT_TRANSLATE_NOOP("ChatPanel", "the length limit")}
 
 
 class ChatPanel(QWidget):
@@ -373,11 +379,17 @@ class ChatPanel(QWidget):
         self._request = self._reply_id = self._reply_widget = None
         if widget is not None and reply_id is not None:
             stats = self._reply_stats.to_dict() if self._reply_stats else None
-            if not widget.text.strip() and (stats is None or stats.get("completion_tokens") == 0):
-                # nothing was produced (error, or stopped before the first token): keep no empty answer
+            if not widget.text.strip():
+                # nothing to read (an error, a stop before the first token, or only blank text):
+                # keep no empty answer, and say why when the model itself ended it
                 assert self.conversation_id is not None
                 self.history.delete_messages_from(self.conversation_id, reply_id)
                 self.view.remove_from(reply_id)
+                reason = self._reply_stats.stop_reason if self._reply_stats is not None else None
+                if reason in ("eos", "stop", "length"):
+                    self.notice.show_message(self.tr("The model returned no text: it ended at once (%1). Try "
+                                                     "again, or rephrase the message.").replace(
+                                                         "%1", self.tr(STOP_WORDS[reason])), "info")
             else:
                 self.history.update_message(reply_id, widget.text, complete=True, stats=stats)
                 widget.set_content(widget.text, markdown=True)
