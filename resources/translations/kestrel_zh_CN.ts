@@ -139,7 +139,7 @@
         <location filename="../../app/ui/chat/panel.py" line="50"/>
         <source>the model&apos;s end of text</source>
         <extracomment>Why a reply ended with no text, marked for lupdate (shown through ChatPanel.tr).</extracomment>
-        <translation type="unfinished"></translation>
+        <translation>模型的文本结束标记</translation>
     </message>
     <message>
         <location filename="../../app/ui/chat/panel.py" line="51"/>
