@@ -303,8 +303,9 @@ class MainWindow(QMainWindow):
         else:
             backend = f"{loaded.backend}, {loaded.gpu_layers} GPU layers"
         QMessageBox.about(self, self.tr("About Kestrel"), self.tr(
-            "<h3>Kestrel %1</h3><p>Runs language models entirely on this computer with llama.cpp. "
-            "Nothing leaves your machine.</p><p>Engine: %2</p>").replace("%1", __version__).replace("%2", backend))
+            "<h3>Kestrel %1</h3><p>Runs language models on this computer with llama.cpp, or on servers "
+            "you add. It connects to nothing else, except to download a model you ask for.</p>"
+            "<p>Engine: %2</p>").replace("%1", __version__).replace("%2", backend))
 
     # ---- geometry and closing --------------------------------------------------------
     def _qsettings(self) -> QSettings:
