@@ -7,6 +7,7 @@ report how many were dropped so the UI can say so. Nothing is silently truncated
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -70,9 +71,26 @@ def fit_messages(
     )
 
 
+_FENCE = re.compile(r"^\s*(```|~~~)[^\n]*$", re.MULTILINE)
+_LINE_MARKS = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d{1,9}[.)]\s+)", re.MULTILINE)
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|~~)(.+?)\1")
+_STAR = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown reduced to its words, for a title: no fences, heading or list marks, emphasis or link syntax."""
+    text = _FENCE.sub("", markdown)
+    text = _LINE_MARKS.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _EMPHASIS.sub(r"\2", text)
+    text = _STAR.sub(r"\1", text)
+    return text.replace("`", "")
+
+
 def title_from_message(text: str, limit: int = 48) -> str:
-    """A conversation title from its first message: first line, trimmed at a word."""
-    line = " ".join(text.strip().split())
+    """A conversation title from its first message: its words without Markdown, trimmed at a word."""
+    line = " ".join(plain_text(text).strip().split())
     if len(line) <= limit:
         return line or "New chat"
     cut = line[:limit].rsplit(" ", 1)[0] if " " in line[:limit] else line[:limit]

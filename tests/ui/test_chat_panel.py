@@ -235,3 +235,13 @@ def test_a_reply_with_no_text_leaves_no_blank_bubble_and_says_why(qtbot: QtBot, 
                                          "Try again, or rephrase the message.")
     finally:
         e.close()
+
+
+def test_a_users_markdown_is_rendered_like_a_reply_and_kept_exactly_in_the_history(env: Env) -> None:
+    env.send("**Python** question:\n\n```python\nprint('hi')\n```")
+    user = env.panel.view.widgets()[0]
+    shown = user.body.toPlainText()
+    assert "**" not in shown and "```" not in shown and "Python question:" in shown and "print('hi')" in shown
+    stored = env.history.messages(env.panel.conversation_id or -1)[0]
+    assert stored.content == "**Python** question:\n\n```python\nprint('hi')\n```"  # the exact text is kept
+    assert env.panel.title_label.text() == "Python question: print('hi')"

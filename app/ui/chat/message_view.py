@@ -152,7 +152,7 @@ class MessageView(QScrollArea):
     def add(self, message_id: int, role: str, text: str, stats: Mapping[str, object] | None = None,
             show_stats: bool = True) -> MessageWidget:
         widget = MessageWidget(message_id, role, self._inner)
-        widget.set_content(text, markdown=role == "assistant")
+        widget.set_content(text, markdown=True)  # the user's Markdown reads like the replies'
         widget.set_stats(stats, show_stats)
         widget.copy_requested.connect(self._copy)
         widget.edit_requested.connect(self.edit_requested)
