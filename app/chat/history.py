@@ -62,9 +62,14 @@ class StoredMessage:
     stats: dict[str, object] | None
 
 
+#: What brackets a match in a snippet: control characters no message text contains, so the
+#: sidebar can show the match highlighted rather than as literal brackets.
+MATCH_START, MATCH_END = "\x02", "\x03"
+
+
 @dataclass(frozen=True)
 class SearchHit:
-    """One matching message; ``snippet`` marks the matched text with ``[`` and ``]``."""
+    """One matching message; ``snippet`` brackets each match with MATCH_START and MATCH_END."""
 
     conversation_id: int
     message_id: int
@@ -169,7 +174,7 @@ def _make_snippet(content: str, terms: list[str]) -> str:
         return content[: 2 * _SNIPPET_CONTEXT] + ("…" if len(content) > 2 * _SNIPPET_CONTEXT else "")
     lo = max(0, first.start() - _SNIPPET_CONTEXT)
     hi = min(len(content), first.end() + _SNIPPET_CONTEXT)
-    marked = re.sub(pattern, lambda m: f"[{m.group(0)}]", content[lo:hi], flags=re.IGNORECASE)
+    marked = re.sub(pattern, lambda m: f"{MATCH_START}{m.group(0)}{MATCH_END}", content[lo:hi], flags=re.IGNORECASE)
     return ("…" if lo > 0 else "") + marked + ("…" if hi < len(content) else "")
 
 
@@ -368,7 +373,7 @@ class History:
         match = " ".join(_fts_phrase(t) for t in terms) + "*"
         rows = self._conn.execute(
             "SELECT m.conversation_id, m.id, c.title, m.role,"
-            " snippet(messages_fts, 0, '[', ']', '…', 16) FROM messages_fts"
+            " snippet(messages_fts, 0, char(2), char(3), '…', 12) FROM messages_fts"
             " JOIN messages m ON m.id = messages_fts.rowid"
             " JOIN conversations c ON c.id = m.conversation_id"
             " WHERE messages_fts MATCH ? ORDER BY rank, m.id DESC LIMIT ?", (match, limit))

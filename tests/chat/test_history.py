@@ -195,7 +195,7 @@ def test_search_english_in_old_conversation(history: History) -> None:
     assert len(hits) == 1
     hit = hits[0]
     assert hit.conversation_id == old.id and hit.title == "Sourdough" and hit.role == "user"
-    assert "[sourdough]" in hit.snippet
+    assert "\x02sourdough\x03" in hit.snippet
     assert history.search("SOURDOUGH")[0].message_id == hit.message_id  # case-insensitive
     # All words must match; the last word may be a prefix.
     assert [h.role for h in history.search("room temp")] == ["assistant"]
@@ -212,11 +212,11 @@ def test_search_chinese(history: History) -> None:
     history.add_message(conv.id, "user", "今天天气怎么样？")
     hits = history.search("翻译")
     assert len(hits) == 2
-    assert all("[翻译]" in h.snippet for h in hits)
+    assert all("\x02翻译\x03" in h.snippet for h in hits)
     assert {h.role for h in hits} == {"user", "assistant"}
     # Three or more characters go through the trigram index where available.
     assert [h.role for h in history.search("翻译这段")] == ["user"]
-    assert "[翻译这段]" in history.search("翻译这段")[0].snippet
+    assert "\x02翻译这段\x03" in history.search("翻译这段")[0].snippet
     # Mixed Chinese and English words: all must match.
     assert [h.role for h in history.search("翻译 hello")] == ["assistant"]
     assert [h.role for h in history.search("天气")] == ["user"]

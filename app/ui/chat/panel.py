@@ -247,6 +247,7 @@ class ChatPanel(QWidget):
                                                             self.system_edit.toPlainText())
             self.conversation_id = conversation.id
             self.title_label.setText(conversation.title)
+            self.sidebar.set_current(conversation.id)  # marked in the list from its first message
         if self._editing is not None:
             self.history.delete_messages_from(self.conversation_id, self._editing)
             self.view.remove_from(self._editing)

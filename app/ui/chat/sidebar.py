@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.chat.history import Conversation, History, SearchHit
+from app.chat.history import MATCH_END, MATCH_START, Conversation, History, SearchHit
+from app.ui.chat.sidebar_items import CURRENT_ROLE, SUBTITLE_ROLE, SidebarDelegate, when
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -53,6 +54,7 @@ class ConversationSidebar(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setUniformItemSizes(False)
+        self.list.setItemDelegate(SidebarDelegate(self.list))
         self.list.customContextMenuRequested.connect(self._context_menu)
         self.list.itemActivated.connect(self._activated)
         self.list.itemClicked.connect(self._activated)
@@ -69,13 +71,18 @@ class ConversationSidebar(QWidget):
         return bool(self.search.text().strip())
 
     def set_current(self, conversation_id: int | None) -> None:
+        """Mark the open chat (bold and selected), so the list always shows which one it is."""
         self._current = conversation_id
-        if not self.searching:
-            for row in range(self.list.count()):
-                item = self.list.item(row)
-                if item.data(ID_ROLE) == conversation_id:
-                    self.list.setCurrentItem(item)
-                    return
+        if self.searching:
+            return
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            current = conversation_id is not None and item.data(ID_ROLE) == conversation_id
+            item.setData(CURRENT_ROLE, current)
+            if current:
+                self.list.setCurrentItem(item)
+        if conversation_id is None:
+            self.list.clearSelection()
 
     def refresh(self) -> None:
         """Rebuild the list (conversations, or search hits while a query is typed)."""
@@ -97,15 +104,17 @@ class ConversationSidebar(QWidget):
     def _conversation_item(self, conversation: Conversation) -> QListWidgetItem:
         item = QListWidgetItem(conversation.title)
         item.setData(ID_ROLE, conversation.id)
+        item.setData(SUBTITLE_ROLE, when(conversation.updated_at))
         item.setToolTip(self.tr("%n message(s)", "", conversation.message_count))
         return item
 
     def _hit_item(self, hit: SearchHit) -> QListWidgetItem:
         snippet = " ".join(hit.snippet.split())
-        item = QListWidgetItem(f"{hit.title}\n{snippet}")
+        item = QListWidgetItem(hit.title)
         item.setData(ID_ROLE, hit.conversation_id)
         item.setData(MESSAGE_ROLE, hit.message_id)
-        item.setToolTip(snippet)
+        item.setData(SUBTITLE_ROLE, snippet)
+        item.setToolTip(snippet.replace(MATCH_START, "").replace(MATCH_END, ""))
         return item
 
     def _activated(self, item: QListWidgetItem) -> None:
