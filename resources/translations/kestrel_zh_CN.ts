@@ -193,30 +193,30 @@
         <translation>请先停止当前回答，再切换对话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="259"/>
+        <location filename="../../app/ui/chat/panel.py" line="260"/>
         <source>Waiting for the engine: it is busy with other work. Your message is answered next.</source>
         <translation>正在等待引擎：它正忙于其他工作。接下来就会回答你的消息。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="290"/>
+        <location filename="../../app/ui/chat/panel.py" line="291"/>
         <source>Editing a sent message: sending replaces it and every later message.</source>
         <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/panel.py" line="351"/>
+        <location filename="../../app/ui/chat/panel.py" line="352"/>
         <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
         <translation>
             <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="390"/>
+        <location filename="../../app/ui/chat/panel.py" line="391"/>
         <source>The model returned no text: it ended at once (%1). Try again, or rephrase the message.</source>
         <translation>模型没有返回任何文字：它立即结束了（%1）。请重试，或换一种说法。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="307"/>
-        <location filename="../../app/ui/chat/panel.py" line="398"/>
+        <location filename="../../app/ui/chat/panel.py" line="308"/>
+        <location filename="../../app/ui/chat/panel.py" line="399"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
@@ -589,59 +589,59 @@
 <context>
     <name>ConversationSidebar</name>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="40"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="41"/>
         <source>New chat</source>
         <translation>新建对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="47"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="48"/>
         <source>Search all messages…</source>
         <translation>搜索所有消息…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="89"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="96"/>
         <source>No messages match “%s”</source>
         <translation>没有与“%s”匹配的消息</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/sidebar.py" line="100"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="108"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="127"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="136"/>
         <source>Rename…</source>
         <translation>重命名…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="128"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="137"/>
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="133"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="142"/>
         <source>Rename chat</source>
         <translation>重命名对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="133"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="142"/>
         <source>Title:</source>
         <translation>标题：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="140"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="149"/>
         <source>Delete chat</source>
         <translation>删除对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="141"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="150"/>
         <source>Delete “%s” and all its messages? This cannot be undone.</source>
         <translation>要删除“%s”及其全部消息吗？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/sidebar.py" line="144"/>
+        <location filename="../../app/ui/chat/sidebar.py" line="153"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
@@ -2554,27 +2554,46 @@ Ctrl+Enter translates.</source>
         <translation>正在合并各部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="334"/>
-        <source>Cancelled: %1 of %2 parts summarized (kept below)</source>
-        <translation>已取消：已摘要 %1 / %2 部分（结果保留在下方）</translation>
+        <location filename="../../app/ui/summarize/panel.py" line="335"/>
+        <source>Stopped before the end: what was written so far is kept below.</source>
+        <translation>未完成即已停止：已写出的内容保留在下方。</translation>
     </message>
     <message>
         <location filename="../../app/ui/summarize/panel.py" line="337"/>
+        <source>Stopped: %1 of %2 parts summarized (their points are kept below)</source>
+        <translation>已停止：已摘要 %1 / %2 部分（其要点保留在下方）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="339"/>
+        <source>Summary stopped.</source>
+        <translation>摘要已停止。</translation>
+    </message>
+    <message>
+        <source>Cancelled: %1 of %2 parts summarized (kept below)</source>
+        <translation type="vanished">已取消：已摘要 %1 / %2 部分（结果保留在下方）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="341"/>
         <source>Done in %1 · %2 parts</source>
         <translation>完成，用时 %1 · 共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="340"/>
+        <location filename="../../app/ui/summarize/panel.py" line="344"/>
         <source> (%1 from the cache)</source>
         <translation>（其中 %1 部分来自缓存）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="342"/>
+        <location filename="../../app/ui/summarize/panel.py" line="346"/>
         <source> · %1 tokens read at %2 tok/s</source>
         <translation> · 已读取 %1 个 token（%2 tok/s）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="353"/>
+        <location filename="../../app/ui/summarize/panel.py" line="348"/>
+        <source>Summary done.</source>
+        <translation>摘要已完成。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="358"/>
         <source>The summary could not be made.</source>
         <translation>无法生成摘要。</translation>
     </message>

@@ -165,7 +165,7 @@ def test_cancel_keeps_the_chunks_done_and_a_rerun_resumes_from_the_cache() -> No
     assert result.cancelled and result.chunks_summarized == 2 and result.chunks > 2
     assert [p.source.chunks for p in result.points] == [(0,), (1,)]
     assert [s["summarized"] for s in result.sources] == [True, True] + [False] * (result.chunks - 2)
-    assert "Cancelled: 2 of" in result.summary
+    assert "Stopped: 2 of" in result.summary and "parts summarized; their points are kept" in result.summary
     again = summarize(engine, doc)
     assert again.cached_chunks == 2 and again.chunks_summarized == again.chunks and not again.cancelled
 

@@ -232,7 +232,7 @@ def test_cancel_keeps_the_parts_already_summarized(qtbot: QtBot, tmp_path: Path)
         result = e.panel.result
         assert result is not None and result.cancelled and result.chunks_summarized >= 1
         assert result.chunks_summarized < result.chunks
-        assert "Cancelled" in e.panel.progress_label.text()
+        assert e.panel.progress_label.text().startswith(f"Stopped: {result.chunks_summarized} of {result.chunks} parts")
         assert "The kestrel part from P0" in e.panel.view.toPlainText()
         assert e.panel.start_button.isEnabled()
     finally:
@@ -274,5 +274,44 @@ def test_a_failing_engine_is_reported_and_the_panel_is_ready_again(qtbot: QtBot,
         assert e.panel.result is None and "could not be made" in e.panel.progress_label.text()
         assert not e.panel.running and e.panel.start_button.isEnabled() and not e.panel.cancel_button.isEnabled()
         assert e.panel.zone.isEnabled()
+    finally:
+        e.close()
+
+
+def test_a_models_list_markup_stays_one_flat_point_with_its_source_in_view(qtbot: QtBot, tmp_path: Path) -> None:
+    """'1. 2. 3.' from a base model once became a staircase of nested lists pushing the source away."""
+    e = Env(qtbot, tmp_path, FakeEngine(reply="1. 2. 3. 4.\n- five\n# six <b>seven</b>", tokens_per_s=3000,
+                                        prefill_tps=0, n_ctx=512))
+    try:
+        e.panel.load_text(long_text())
+        e.wait_planned()
+        e.summarize()
+        result = e.panel.result
+        assert result is not None and result.chunks > 1
+        document = e.panel.view.document()
+        lists = {document.findBlockByNumber(i).textList() for i in range(document.blockCount())} - {None}
+        assert len(lists) <= 1  # one list of points, nothing nested in it
+        first = document.firstBlock().text()
+        assert first == f"{' '.join(result.points[0].text.split())} ({result.points[0].source.label})"
+        assert first[:1].isdigit()  # a number that would have started a nested list is shown as text
+        assert "<b>" in e.panel.view.toPlainText()  # shown as text, never as markup
+    finally:
+        e.close()
+
+
+def test_a_one_pass_summary_stopped_early_says_so_not_zero_of_one_parts(qtbot: QtBot, tmp_path: Path) -> None:
+    slow = FakeEngine(reply=lambda _m: "- first point\n- second point\n- " + " ".join(["more"] * 200),
+                      tokens_per_s=150, prefill_tps=0, n_ctx=4096)
+    e = Env(qtbot, tmp_path, slow)
+    try:
+        e.panel.load_text("The kestrel hovers over the field, then dives for a vole.")
+        e.wait_planned()
+        assert e.panel.plan is not None and e.panel.plan.mode == "single"
+        e.qtbot.mouseClick(e.panel.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "second point" in e.panel.view.toPlainText(), timeout=10000)
+        with qtbot.waitSignal(e.controller.finished, timeout=5000):
+            qtbot.mouseClick(e.panel.cancel_button, Qt.MouseButton.LeftButton)
+        assert e.panel.result is not None and e.panel.result.cancelled
+        assert e.panel.progress_label.text() == "Stopped before the end: what was written so far is kept below."
     finally:
         e.close()

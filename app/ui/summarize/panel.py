@@ -331,8 +331,12 @@ class SummarizePanel(QWidget):
         self.progress.setValue(result.chunks_summarized)
         rate = result.input_tokens / result.seconds if result.seconds > 0 else 0.0
         if result.cancelled:
-            text = self.tr("Cancelled: %1 of %2 parts summarized (kept below)").replace(
-                "%1", str(result.chunks_summarized)).replace("%2", str(result.chunks))
+            if result.mode == "single":  # one pass: what was written so far, not "0 of 1 parts"
+                text = self.tr("Stopped before the end: what was written so far is kept below.")
+            else:
+                text = self.tr("Stopped: %1 of %2 parts summarized (their points are kept below)").replace(
+                    "%1", str(result.chunks_summarized)).replace("%2", str(result.chunks))
+            short = self.tr("Summary stopped.")
         else:
             text = self.tr("Done in %1 · %2 parts").replace("%1", f"{result.seconds:.1f} s").replace(
                 "%2", str(result.chunks))
@@ -341,8 +345,9 @@ class SummarizePanel(QWidget):
             else:
                 text += self.tr(" · %1 tokens read at %2 tok/s").replace("%1", f"{result.input_tokens:,}").replace(
                     "%2", f"{rate:,.0f}")
+            short = self.tr("Summary done.")
         self.progress_label.setText(text)
-        self.status_message.emit(text)
+        self.status_message.emit(short)  # the status bar is narrow: the details are on the panel
 
     def _on_summary_finished(self) -> None:
         self._summary_job = None

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.summarize.render import render_markdown, render_text
+from app.summarize.render import flat, render_markdown, render_text
 from app.summarize.results import SummaryProgress, SummaryResult
 from app.ui.widgets.timers import make_timer
 
@@ -151,7 +151,7 @@ class ResultArea(QWidget):
         self._partial += p.delta
         if p.point is not None:
             chunk = p.point.source.chunks[0]
-            self.streamed_points.append(f"- {p.point.text} ([{p.point.source.label}](chunk:{chunk}))")
+            self.streamed_points.append(f"- {flat(p.point.text)} ([{p.point.source.label}](chunk:{chunk}))")
             self._partial = ""
         if not self._render_timer.isActive():
             self._render_timer.start()
@@ -164,7 +164,7 @@ class ResultArea(QWidget):
             text = self._partial
         else:
             partial = " ".join(self._partial.split())
-            text = "\n".join(self.streamed_points) + (f"\n- {partial} …" if partial else "")
+            text = "\n".join(self.streamed_points) + (f"\n- {flat(partial)} …" if partial else "")
         self.view.set_markdown_keeping_scroll(text)
 
     def show_result(self, result: SummaryResult) -> None:
