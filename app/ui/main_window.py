@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,11 +28,12 @@ from app.models import crashes
 from app.models.library import Library
 from app.models.params import load_spec
 from app.models.selection import ModelNotFound
-from app.models.starter import StarterModelMissing
+from app.models.starter import StarterModelMissing, starter_model_path
 from app.ui.chat.panel import ChatPanel
 from app.ui.engine.controller import EngineController, ModelState
 from app.ui.engine.handle import RequestHandle
 from app.ui.models import ModelsPanel
+from app.ui.models.common import same_file
 from app.ui.server.panel import ServerPanel
 from app.ui.server.service import ApiService
 from app.ui.settings.dialog import SettingsDialog
@@ -39,6 +41,8 @@ from app.ui.speed.readout import SpeedReadout
 from app.ui.summarize import SummarizePanel
 from app.ui.translate import TranslatePanel
 from app.ui.widgets.tasks import Task, run_task
+
+log = logging.getLogger(__name__)
 
 RELOAD_KEYS = frozenset({"model_path", "remote_model", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn"})
 #: How long closing waits for the engine thread before hiding the window and waiting on.
@@ -245,9 +249,23 @@ class MainWindow(QMainWindow):
 
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.statusBar().showMessage(self.tr("Model ready."), 3000)
+        self._list_in_library(loaded)
         if loaded.adjustments:
             self.chat.notice.show_message(
                 self.tr("The model was loaded with changes: ") + "; ".join(loaded.adjustments) + ".", "info")
+
+    def _list_in_library(self, loaded: LoadedModel) -> None:
+        """The model in use is always in the Models list (the starter model was missing at first start)."""
+        path = loaded.path
+        if path is None or any(same_file(entry.path, path) for entry in self.library.entries()):
+            return
+        try:
+            self.library.add(path, "starter" if same_file(path, starter_model_path()) else "imported")
+        except OSError as exc:
+            log.warning("could not add %s to the model list: %s", path, exc)
+            return
+        if self.models.built:
+            self.models.refresh(select=path)
 
     def _on_load_failed(self, message: str) -> None:
         if self._closing:

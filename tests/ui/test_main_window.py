@@ -238,3 +238,14 @@ def test_the_status_bar_follows_the_model_state(harness: Harness, qtbot: QtBot) 
     assert w.model_label.text() == "Loading model…" and w.load_bar.isVisible()
     assert w.readout.backend_text() == "" and w.readout.text() == ""  # one place says what the model is doing
     assert w.statusBar().currentMessage() == ""
+
+
+def test_the_model_in_use_is_always_in_the_models_list(harness: Harness, qtbot: QtBot, fake_model: Path) -> None:
+    """At first start the list said 'No models yet' while the status bar named the starter model in use."""
+    w = harness.window
+    entries = [Path(e.path) for e in w.library.entries()]
+    assert fake_model.resolve() in [p.resolve() for p in entries]  # listed as soon as it loaded
+    assert w.library.entries()[0].source == "imported"
+    w.tabs.setCurrentWidget(w.models)
+    qtbot.waitUntil(lambda: w.models.built and w.models.scans > 0, timeout=5000)
+    assert w.models.row_for(fake_model) is not None
