@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
+from PySide6.QtCore import QLibraryInfo, QLocale, QProcess, QTranslator
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -65,4 +65,17 @@ def run(model: str | None = None, engine_factory: EngineFactory = make_engine) -
     window.load_model(at_start=True)
     code = app.exec()
     history.close()
+    if window.restart_requested:
+        program, arguments = relaunch_command()
+        QProcess.startDetached(program, arguments)
     return int(code)
+
+
+def relaunch_command() -> tuple[str, list[str]]:
+    """How to start this same app again: the bundle's executable, or this Python running ``app``."""
+    arguments = sys.argv[1:]
+    if arguments[:1] and arguments[0].startswith("-"):  # kestrel-gui passes options without the command
+        arguments = ["gui", *arguments]
+    if getattr(sys, "frozen", False):
+        return sys.executable, arguments
+    return sys.executable, ["-m", "app", *arguments]

@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self._resolving: Task | None = None  # the latest search for the model to load
         self._readout_request: RequestHandle | None = None  # the request the readout shows
         self._closing = False
+        self.restart_requested = False  # the application starts again once this window has closed
         self.shutdown_wait_ms = SHUTDOWN_WAIT_MS
         self.setWindowTitle("Kestrel")
         self.setObjectName("mainWindow")
@@ -304,13 +305,24 @@ class MainWindow(QMainWindow):
 
     # ---- dialogs ---------------------------------------------------------------------
     def open_settings(self) -> None:
-        SettingsDialog(self.settings, self).exec()
+        self._run_settings(SettingsDialog(self.settings, self))
 
     def open_setting(self, key: str) -> None:
         """The Settings dialog at ``key``'s tab (the API tab's "Port and access…")."""
         dialog = SettingsDialog(self.settings, self)
         dialog.show_setting(key)
+        self._run_settings(dialog)
+
+    def _run_settings(self, dialog: SettingsDialog) -> None:
+        dialog.restart_requested.connect(self.restart)
         dialog.exec()
+        if dialog.language_changed and not self.restart_requested:
+            self.statusBar().showMessage(self.tr("The new interface language is used from the next start."), 10000)
+
+    def restart(self) -> None:
+        """Close (saving everything, as any close does) and start again: the new language takes effect."""
+        self.restart_requested = True
+        self.close()
 
     def show_about(self) -> None:
         loaded = self.controller.model

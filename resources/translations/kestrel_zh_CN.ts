@@ -1219,144 +1219,149 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="72"/>
+        <location filename="../../app/ui/main_window.py" line="77"/>
         <source>Chat</source>
         <extracomment>How long closing waits for the engine thread before hiding the window and waiting on.</extracomment>
         <translation>聊天</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="74"/>
+        <location filename="../../app/ui/main_window.py" line="79"/>
         <source>Translate</source>
         <translation>翻译</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="76"/>
+        <location filename="../../app/ui/main_window.py" line="81"/>
         <source>Summarize</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="77"/>
+        <location filename="../../app/ui/main_window.py" line="82"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="80"/>
+        <location filename="../../app/ui/main_window.py" line="85"/>
         <source>API</source>
         <translation>API</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="101"/>
+        <location filename="../../app/ui/main_window.py" line="106"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="102"/>
+        <location filename="../../app/ui/main_window.py" line="107"/>
         <source>&amp;New chat</source>
         <translation>新建对话(&amp;N)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="104"/>
+        <location filename="../../app/ui/main_window.py" line="109"/>
         <source>&amp;Open model file…</source>
         <translation>打开模型文件(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="106"/>
+        <location filename="../../app/ui/main_window.py" line="111"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="111"/>
+        <location filename="../../app/ui/main_window.py" line="116"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="121"/>
+        <location filename="../../app/ui/main_window.py" line="126"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="122"/>
+        <location filename="../../app/ui/main_window.py" line="127"/>
         <source>&amp;About Kestrel</source>
         <translation>关于 Kestrel(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="135"/>
-        <location filename="../../app/ui/main_window.py" line="222"/>
+        <location filename="../../app/ui/main_window.py" line="140"/>
+        <location filename="../../app/ui/main_window.py" line="227"/>
         <source>No model</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="181"/>
+        <location filename="../../app/ui/main_window.py" line="186"/>
         <source>Preparing the model…</source>
         <translation>正在准备模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="195"/>
+        <location filename="../../app/ui/main_window.py" line="200"/>
         <source>The model was not loaded.</source>
         <translation>模型未加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="197"/>
+        <location filename="../../app/ui/main_window.py" line="202"/>
         <source>Kestrel did not load {name} at start, because last time it stopped the engine:</source>
         <translation>Kestrel 启动时没有加载 {name}，因为上次它使引擎停止了：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="199"/>
+        <location filename="../../app/ui/main_window.py" line="204"/>
         <source>Choose it again with File › Open model file… to retry, or choose another model.</source>
         <translation>可通过“文件 › 打开模型文件…”再次选择它重试，或选择其他模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="212"/>
+        <location filename="../../app/ui/main_window.py" line="217"/>
         <source>Loading model…</source>
         <translation>正在加载模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="247"/>
+        <location filename="../../app/ui/main_window.py" line="252"/>
         <source>Model ready.</source>
         <translation>模型已就绪。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="250"/>
+        <location filename="../../app/ui/main_window.py" line="256"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="255"/>
+        <location filename="../../app/ui/main_window.py" line="274"/>
         <source>The model could not be loaded.</source>
         <translation>无法加载模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="257"/>
+        <location filename="../../app/ui/main_window.py" line="276"/>
         <source>Choose another file with File › Open model file…</source>
         <translation>请通过“文件 › 打开模型文件…”选择其他文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="261"/>
+        <location filename="../../app/ui/main_window.py" line="280"/>
         <source>Open model file</source>
         <translation>打开模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="262"/>
+        <location filename="../../app/ui/main_window.py" line="281"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="271"/>
+        <location filename="../../app/ui/main_window.py" line="290"/>
         <source>Not a usable model</source>
         <translation>不是可用的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="300"/>
+        <location filename="../../app/ui/main_window.py" line="320"/>
+        <source>The new interface language is used from the next start.</source>
+        <translation>新的界面语言将从下次启动起使用。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="330"/>
         <source>no model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="305"/>
+        <location filename="../../app/ui/main_window.py" line="335"/>
         <source>About Kestrel</source>
         <translation>关于 Kestrel</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="306"/>
+        <location filename="../../app/ui/main_window.py" line="336"/>
         <source>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;Runs language models on this computer with llama.cpp, or on servers you add. It connects to nothing else, except to download a model you ask for.&lt;/p&gt;&lt;p&gt;Engine: %2&lt;/p&gt;</source>
         <translation>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp 在这台电脑上运行语言模型，也可以使用你添加的服务器上的模型。除了下载你要求的模型之外，它不会连接任何其他地方。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
     </message>
@@ -1365,7 +1370,7 @@
         <translation type="vanished">&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp，完全在这台电脑上运行语言模型。任何数据都不会离开你的电脑。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="347"/>
+        <location filename="../../app/ui/main_window.py" line="377"/>
         <source>Closing…</source>
         <translation>正在关闭…</translation>
     </message>
@@ -2088,7 +2093,7 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="92"/>
+        <location filename="../../app/ui/settings/dialog.py" line="95"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
@@ -2268,42 +2273,52 @@
         <translation>English</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="118"/>
+        <location filename="../../app/ui/settings/dialog.py" line="121"/>
         <source>Restore defaults</source>
         <translation>恢复默认值</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="120"/>
+        <location filename="../../app/ui/settings/dialog.py" line="123"/>
         <source>Fill every field with its default. Nothing is saved until OK or Apply.</source>
         <translation>将所有字段恢复为默认值。点击“确定”或“应用”之前不会保存。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="188"/>
+        <location filename="../../app/ui/settings/dialog.py" line="130"/>
+        <source>The interface language changes when Kestrel starts again.</source>
+        <translation>界面语言将在 Kestrel 下次启动时更改。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="132"/>
+        <source>Restart now</source>
+        <translation>立即重启</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings/dialog.py" line="204"/>
         <source>this file cannot be used: </source>
         <translation>无法使用此文件：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="335"/>
+        <location filename="../../app/ui/settings/dialog.py" line="359"/>
         <source>Starter model</source>
         <translation>内置模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="337"/>
+        <location filename="../../app/ui/settings/dialog.py" line="361"/>
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="339"/>
+        <location filename="../../app/ui/settings/dialog.py" line="363"/>
         <source>Choose a GGUF model file</source>
         <translation>选择 GGUF 模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="359"/>
+        <location filename="../../app/ui/settings/dialog.py" line="383"/>
         <source>Choose a model file</source>
         <translation>选择模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="359"/>
+        <location filename="../../app/ui/settings/dialog.py" line="383"/>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
     </message>

@@ -249,3 +249,11 @@ def test_the_model_in_use_is_always_in_the_models_list(harness: Harness, qtbot: 
     w.tabs.setCurrentWidget(w.models)
     qtbot.waitUntil(lambda: w.models.built and w.models.scans > 0, timeout=5000)
     assert w.models.row_for(fake_model) is not None
+
+
+def test_restart_closes_the_window_saving_everything_and_asks_to_start_again(harness: Harness, qtbot: QtBot) -> None:
+    w = harness.window
+    assert not w.restart_requested
+    w.restart()
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=5000)
+    assert w.restart_requested and harness.controller.wait_stopped(0)

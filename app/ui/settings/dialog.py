@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -79,9 +79,12 @@ def _number(value: object) -> float:
 class SettingsDialog(QDialog):
     """Edit every declared setting; Apply/OK save only what changed."""
 
+    restart_requested = Signal()  # "Restart now" after the interface language changed
+
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
+        self.language_changed = False  # saved a new interface language (used from the next start)
         self._editors: dict[str, QWidget] = {}
         self._readers: dict[str, Callable[[], object]] = {}
         self._writers: dict[str, Callable[[object], None]] = {}
@@ -123,9 +126,22 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         buttons.clicked.connect(self._on_button)
 
+        # the interface language is read at start: say so, with a way to restart at once
+        self.language_note = QLabel(self.tr("The interface language changes when Kestrel starts again."), self)
+        self.language_note.setObjectName("languageNote")
+        self.restart_button = QPushButton(self.tr("Restart now"), self)
+        self.restart_button.setObjectName("restartButton")
+        self.restart_button.clicked.connect(self._on_restart)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.language_note, 1)
+        note_row.addWidget(self.restart_button)
+        self.language_note.hide()
+        self.restart_button.hide()
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.error_label)
+        layout.addLayout(note_row)
         layout.addWidget(buttons)
 
         self._load_from_settings()
@@ -198,7 +214,15 @@ class SettingsDialog(QDialog):
         self._baseline = self.values()
         self._clear_error()
         self._refresh_buttons()
+        if "ui_language" in changed:
+            self.language_changed = True
+            self.language_note.show()
+            self.restart_button.show()
         return True
+
+    def _on_restart(self) -> None:
+        self.restart_requested.emit()
+        self.accept()
 
     # ---- building ------------------------------------------------------------------
 

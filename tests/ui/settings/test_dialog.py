@@ -417,3 +417,31 @@ def test_the_dialog_speaks_chinese(zh: Settings, qtbot: QtBot, settings: Setting
     assert [combo.itemText(i) for i in range(combo.count())] == ["自动", "开启", "关闭"]
     language = dialog.field("ui_language")
     assert isinstance(language, QComboBox) and language.itemText(2) == "简体中文"
+
+
+def test_a_new_interface_language_says_when_it_applies_and_offers_a_restart(qtbot: QtBot, settings: Settings) -> None:
+    dialog = open_dialog(qtbot, settings)
+    assert dialog.language_note.isHidden() and dialog.restart_button.isHidden()
+    dialog.set_value("n_ctx", 8192)
+    assert dialog.apply() and dialog.language_note.isHidden()  # other settings apply at once: no note
+    dialog.set_value("ui_language", "zh_CN")
+    assert dialog.apply() and dialog.language_changed
+    assert not dialog.language_note.isHidden() and not dialog.restart_button.isHidden()
+    assert dialog.language_note.text() == "The interface language changes when Kestrel starts again."
+    with qtbot.waitSignal(dialog.restart_requested, timeout=1000):
+        dialog.restart_button.click()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+
+
+def test_the_app_starts_again_the_way_it_was_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from app.ui.application import relaunch_command
+
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/kestrel", "gui", "--model", "x.gguf"])
+    assert relaunch_command() == (sys.executable, ["-m", "app", "gui", "--model", "x.gguf"])
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/kestrel-gui", "--model", "x.gguf"])
+    assert relaunch_command()[1] == ["-m", "app", "gui", "--model", "x.gguf"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "argv", ["/opt/Kestrel/kestrel"])
+    assert relaunch_command() == (sys.executable, [])
