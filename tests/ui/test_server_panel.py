@@ -17,6 +17,7 @@ import pytest
 from huggingface_hub.utils import httpx
 from pytestqt.qtbot import QtBot
 
+from app.api import server as api_server_module
 from app.api.activity import ApiActivity
 from app.api.gate import Gate
 from app.api.server import ApiServer
@@ -25,7 +26,6 @@ from app.chat.history import History
 from app.engines.fake import FakeEngine
 from app.ui.engine.controller import EngineController
 from app.ui.main_window import MainWindow
-from app.ui.server import service as service_module
 from tests import gguf_files
 from tests.keyrings import MemoryKeyring
 from tests.openai_servers import free_port
@@ -170,7 +170,7 @@ class UnboundServer(ApiServer):
 
 def test_reachable_from_other_machines_listens_everywhere_with_a_warning(w: Window, qtbot: QtBot,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service_module, "ApiServer", UnboundServer)
+    monkeypatch.setattr(api_server_module, "ApiServer", UnboundServer)
     w.panel.switch.setChecked(True)
     assert UnboundServer.hosts[-1] == "127.0.0.1" and w.panel.warning.isHidden()
     w.settings.set("api_network", True)

@@ -10,6 +10,7 @@ the panel sees happens on the GUI thread.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -17,11 +18,13 @@ from app.api.activity import ApiActivity
 from app.api.catalog import ModelCatalog
 from app.api.errors import ApiError
 from app.api.keys import ServerKey, new_key, server_key
-from app.api.server import ApiServer
 from app.base.settings import Settings
 from app.models.params import generation_params
 from app.ui.engine.controller import EngineController
 from app.ui.engine.gate import QtGate
+
+if TYPE_CHECKING:  # the web stack (uvicorn, starlette: ~70 ms) loads when the API is first turned on
+    from app.api.server import ApiServer
 
 #: The settings the server restarts for while it is switched on.
 RESTART_KEYS = frozenset({"api_port", "api_network", "api_origins", "api_allow_load"})
@@ -85,6 +88,7 @@ class ApiService(QObject):
         settings = self.settings
         host = EVERY_INTERFACE if settings.get_bool("api_network") else LOOPBACK
         allow_load = settings.get_bool("api_allow_load")
+        from app.api.server import ApiServer  # noqa: PLC0415 - see the TYPE_CHECKING import
         try:
             self._key = self._key or server_key()
             gate = QtGate(self.controller, self.catalog.spec if allow_load else None)
