@@ -163,6 +163,8 @@ class MainWindow(QMainWindow):
             panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.models.reload_requested.connect(self.load_model)
         self.server_panel.settings_requested.connect(self.open_setting)
+        for panel in (self.chat, self.translate_panel, self.summarize_panel):
+            panel.base_note.get_model_requested.connect(self.show_models)
 
     def _show_settings_problems(self) -> None:
         """A corrupt or partly invalid settings file was replaced by defaults: say so once."""
@@ -318,6 +320,10 @@ class MainWindow(QMainWindow):
         dialog.exec()
         if dialog.language_changed and not self.restart_requested:
             self.statusBar().showMessage(self.tr("The new interface language is used from the next start."), 10000)
+
+    def show_models(self) -> None:
+        """The Models tab, where a chat model is chosen or downloaded."""
+        self.tabs.setCurrentWidget(self.models)
 
     def restart(self) -> None:
         """Close (saving everything, as any close does) and start again: the new language takes effect."""

@@ -134,89 +134,102 @@
     </message>
 </context>
 <context>
+    <name>BaseModelNote</name>
+    <message>
+        <location filename="../../app/ui/widgets/base_model_note.py" line="36"/>
+        <source>Get a chat model…</source>
+        <translation>获取聊天模型…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/widgets/base_model_note.py" line="51"/>
+        <source>%1 is a base model: it continues text rather than following instructions, so its answers, summaries and translations are rough. A chat model does much better.</source>
+        <translation>%1 是基础模型：它只会续写文本，而不会遵循指令，因此它的回答、摘要和翻译都比较粗糙。聊天模型的效果要好得多。</translation>
+    </message>
+</context>
+<context>
     <name>ChatPanel</name>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="50"/>
+        <location filename="../../app/ui/chat/panel.py" line="51"/>
         <source>the model&apos;s end of text</source>
         <extracomment>Why a reply ended with no text, marked for lupdate (shown through ChatPanel.tr).</extracomment>
         <translation>模型的文本结束标记</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="51"/>
+        <location filename="../../app/ui/chat/panel.py" line="52"/>
         <source>a stop string</source>
         <translation>停止字符串</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="52"/>
+        <location filename="../../app/ui/chat/panel.py" line="53"/>
         <source>the length limit</source>
         <translation>长度上限</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="97"/>
-        <location filename="../../app/ui/chat/panel.py" line="190"/>
+        <location filename="../../app/ui/chat/panel.py" line="98"/>
+        <location filename="../../app/ui/chat/panel.py" line="193"/>
         <source>New chat</source>
         <translation>新建对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="101"/>
+        <location filename="../../app/ui/chat/panel.py" line="102"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="103"/>
+        <location filename="../../app/ui/chat/panel.py" line="104"/>
         <source>Instructions the model sees before this conversation</source>
         <translation>模型在本对话开始前读到的指令</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="131"/>
+        <location filename="../../app/ui/chat/panel.py" line="134"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="134"/>
+        <location filename="../../app/ui/chat/panel.py" line="137"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="136"/>
+        <location filename="../../app/ui/chat/panel.py" line="139"/>
         <source>Cancel edit</source>
         <translation>取消编辑</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="178"/>
+        <location filename="../../app/ui/chat/panel.py" line="181"/>
         <source>Copied to the clipboard</source>
         <translation>已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="200"/>
+        <location filename="../../app/ui/chat/panel.py" line="203"/>
         <source>Stop the current answer before switching chats.</source>
         <translation>请先停止当前回答，再切换对话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="260"/>
+        <location filename="../../app/ui/chat/panel.py" line="263"/>
         <source>Waiting for the engine: it is busy with other work. Your message is answered next.</source>
         <translation>正在等待引擎：它正忙于其他工作。接下来就会回答你的消息。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="291"/>
+        <location filename="../../app/ui/chat/panel.py" line="294"/>
         <source>Editing a sent message: sending replaces it and every later message.</source>
         <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/panel.py" line="352"/>
+        <location filename="../../app/ui/chat/panel.py" line="355"/>
         <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
         <translation>
             <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="391"/>
+        <location filename="../../app/ui/chat/panel.py" line="394"/>
         <source>The model returned no text: it ended at once (%1). Try again, or rephrase the message.</source>
         <translation>模型没有返回任何文字：它立即结束了（%1）。请重试，或换一种说法。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="308"/>
-        <location filename="../../app/ui/chat/panel.py" line="399"/>
+        <location filename="../../app/ui/chat/panel.py" line="311"/>
+        <location filename="../../app/ui/chat/panel.py" line="402"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
@@ -1281,87 +1294,87 @@
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="140"/>
-        <location filename="../../app/ui/main_window.py" line="227"/>
+        <location filename="../../app/ui/main_window.py" line="229"/>
         <source>No model</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="186"/>
+        <location filename="../../app/ui/main_window.py" line="188"/>
         <source>Preparing the model…</source>
         <translation>正在准备模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="200"/>
+        <location filename="../../app/ui/main_window.py" line="202"/>
         <source>The model was not loaded.</source>
         <translation>模型未加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="202"/>
+        <location filename="../../app/ui/main_window.py" line="204"/>
         <source>Kestrel did not load {name} at start, because last time it stopped the engine:</source>
         <translation>Kestrel 启动时没有加载 {name}，因为上次它使引擎停止了：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="204"/>
+        <location filename="../../app/ui/main_window.py" line="206"/>
         <source>Choose it again with File › Open model file… to retry, or choose another model.</source>
         <translation>可通过“文件 › 打开模型文件…”再次选择它重试，或选择其他模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="217"/>
+        <location filename="../../app/ui/main_window.py" line="219"/>
         <source>Loading model…</source>
         <translation>正在加载模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="252"/>
+        <location filename="../../app/ui/main_window.py" line="254"/>
         <source>Model ready.</source>
         <translation>模型已就绪。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="256"/>
+        <location filename="../../app/ui/main_window.py" line="258"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="274"/>
+        <location filename="../../app/ui/main_window.py" line="276"/>
         <source>The model could not be loaded.</source>
         <translation>无法加载模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="278"/>
         <source>Choose another file with File › Open model file…</source>
         <translation>请通过“文件 › 打开模型文件…”选择其他文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="280"/>
+        <location filename="../../app/ui/main_window.py" line="282"/>
         <source>Open model file</source>
         <translation>打开模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="281"/>
+        <location filename="../../app/ui/main_window.py" line="283"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="290"/>
+        <location filename="../../app/ui/main_window.py" line="292"/>
         <source>Not a usable model</source>
         <translation>不是可用的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="320"/>
+        <location filename="../../app/ui/main_window.py" line="322"/>
         <source>The new interface language is used from the next start.</source>
         <translation>新的界面语言将从下次启动起使用。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="330"/>
+        <location filename="../../app/ui/main_window.py" line="336"/>
         <source>no model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="335"/>
+        <location filename="../../app/ui/main_window.py" line="341"/>
         <source>About Kestrel</source>
         <translation>关于 Kestrel</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="336"/>
+        <location filename="../../app/ui/main_window.py" line="342"/>
         <source>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;Runs language models on this computer with llama.cpp, or on servers you add. It connects to nothing else, except to download a model you ask for.&lt;/p&gt;&lt;p&gt;Engine: %2&lt;/p&gt;</source>
         <translation>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp 在这台电脑上运行语言模型，也可以使用你添加的服务器上的模型。除了下载你要求的模型之外，它不会连接任何其他地方。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
     </message>
@@ -1370,7 +1383,7 @@
         <translation type="vanished">&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp，完全在这台电脑上运行语言模型。任何数据都不会离开你的电脑。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="377"/>
+        <location filename="../../app/ui/main_window.py" line="383"/>
         <source>Closing…</source>
         <translation>正在关闭…</translation>
     </message>
@@ -2444,142 +2457,142 @@ Ctrl+Enter translates.</source>
 <context>
     <name>SummarizePanel</name>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="80"/>
+        <location filename="../../app/ui/summarize/panel.py" line="81"/>
         <source>No document yet.</source>
         <translation>尚未打开文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="113"/>
+        <location filename="../../app/ui/summarize/panel.py" line="116"/>
         <source>Can&apos;t use this: %1</source>
         <translation>无法使用：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="129"/>
+        <location filename="../../app/ui/summarize/panel.py" line="132"/>
         <source>Open a document</source>
         <translation>打开文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="130"/>
+        <location filename="../../app/ui/summarize/panel.py" line="133"/>
         <source>All files</source>
         <translation>所有文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="130"/>
+        <location filename="../../app/ui/summarize/panel.py" line="133"/>
         <source>Documents</source>
         <translation>文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="143"/>
+        <location filename="../../app/ui/summarize/panel.py" line="146"/>
         <source>The clipboard holds no text to summarize.</source>
         <translation>剪贴板中没有可供摘要的文本。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="150"/>
+        <location filename="../../app/ui/summarize/panel.py" line="153"/>
         <source>Pasted text</source>
         <translation>粘贴的文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="154"/>
+        <location filename="../../app/ui/summarize/panel.py" line="157"/>
         <source>A summary is running: cancel it before opening another document.</source>
         <translation>正在生成摘要：请先取消，再打开其他文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="161"/>
+        <location filename="../../app/ui/summarize/panel.py" line="164"/>
         <source>Reading %1…</source>
         <translation>正在读取 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="174"/>
+        <location filename="../../app/ui/summarize/panel.py" line="177"/>
         <source>No document loaded.</source>
         <translation>未加载文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="193"/>
+        <location filename="../../app/ui/summarize/panel.py" line="196"/>
         <source>This is a very large document (%1 MB). It is read piece by piece, but summarizing all of it will take a long time; finished parts are kept if you cancel.</source>
         <translation>这是一个非常大的文档（%1 MB）。它会被逐段读取，但完整摘要需要很长时间；如果取消，已完成的部分会保留。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="205"/>
+        <location filename="../../app/ui/summarize/panel.py" line="208"/>
         <source>1 page</source>
         <translation>1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="205"/>
+        <location filename="../../app/ui/summarize/panel.py" line="208"/>
         <source>%1 pages</source>
         <translation>%1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="206"/>
+        <location filename="../../app/ui/summarize/panel.py" line="209"/>
         <source>%1 characters</source>
         <translation>%1 个字符</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="225"/>
+        <location filename="../../app/ui/summarize/panel.py" line="228"/>
         <source>Load a model to count tokens and estimate the time.</source>
         <translation>加载模型后才能统计 token 数并估算用时。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="232"/>
+        <location filename="../../app/ui/summarize/panel.py" line="235"/>
         <source>Counting tokens when the engine is free…</source>
         <translation>引擎空闲时将统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="241"/>
+        <location filename="../../app/ui/summarize/panel.py" line="244"/>
         <source>Counting tokens…</source>
         <translation>正在统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="252"/>
+        <location filename="../../app/ui/summarize/panel.py" line="255"/>
         <source>%1 tokens</source>
         <translation>%1 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="254"/>
+        <location filename="../../app/ui/summarize/panel.py" line="257"/>
         <source> · fits the context: one pass</source>
         <translation> · 可放入上下文：一次完成</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="256"/>
+        <location filename="../../app/ui/summarize/panel.py" line="259"/>
         <source> · %1 parts of up to %2 tokens</source>
         <translation> · 分 %1 部分，每部分最多 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="277"/>
+        <location filename="../../app/ui/summarize/panel.py" line="280"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="291"/>
+        <location filename="../../app/ui/summarize/panel.py" line="294"/>
         <source>Cancelling…</source>
         <translation>正在取消…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="298"/>
+        <location filename="../../app/ui/summarize/panel.py" line="301"/>
         <source>Part %1 of %2</source>
         <translation>第 %1 部分，共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="302"/>
+        <location filename="../../app/ui/summarize/panel.py" line="305"/>
         <source>Reading the whole document in one pass</source>
         <translation>正在一次读取整个文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="305"/>
+        <location filename="../../app/ui/summarize/panel.py" line="308"/>
         <source>Combining the parts</source>
         <translation>正在合并各部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="335"/>
+        <location filename="../../app/ui/summarize/panel.py" line="338"/>
         <source>Stopped before the end: what was written so far is kept below.</source>
         <translation>未完成即已停止：已写出的内容保留在下方。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="337"/>
+        <location filename="../../app/ui/summarize/panel.py" line="340"/>
         <source>Stopped: %1 of %2 parts summarized (their points are kept below)</source>
         <translation>已停止：已摘要 %1 / %2 部分（其要点保留在下方）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="339"/>
+        <location filename="../../app/ui/summarize/panel.py" line="342"/>
         <source>Summary stopped.</source>
         <translation>摘要已停止。</translation>
     </message>
@@ -2588,27 +2601,27 @@ Ctrl+Enter translates.</source>
         <translation type="vanished">已取消：已摘要 %1 / %2 部分（结果保留在下方）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="341"/>
+        <location filename="../../app/ui/summarize/panel.py" line="344"/>
         <source>Done in %1 · %2 parts</source>
         <translation>完成，用时 %1 · 共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="344"/>
+        <location filename="../../app/ui/summarize/panel.py" line="347"/>
         <source> (%1 from the cache)</source>
         <translation>（其中 %1 部分来自缓存）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="346"/>
+        <location filename="../../app/ui/summarize/panel.py" line="349"/>
         <source> · %1 tokens read at %2 tok/s</source>
         <translation> · 已读取 %1 个 token（%2 tok/s）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="348"/>
+        <location filename="../../app/ui/summarize/panel.py" line="351"/>
         <source>Summary done.</source>
         <translation>摘要已完成。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="358"/>
+        <location filename="../../app/ui/summarize/panel.py" line="361"/>
         <source>The summary could not be made.</source>
         <translation>无法生成摘要。</translation>
     </message>
@@ -2616,118 +2629,118 @@ Ctrl+Enter translates.</source>
 <context>
     <name>TranslatePanel</name>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="100"/>
+        <location filename="../../app/ui/translate/panel.py" line="101"/>
         <source>Swap languages</source>
         <translation>交换语言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="103"/>
+        <location filename="../../app/ui/translate/panel.py" line="104"/>
         <source>Open document…</source>
         <translation>打开文档…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="105"/>
+        <location filename="../../app/ui/translate/panel.py" line="106"/>
         <source>Glossary…</source>
         <translation>术语表…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="121"/>
+        <location filename="../../app/ui/translate/panel.py" line="122"/>
         <source>Back to text</source>
         <translation>返回文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="137"/>
+        <location filename="../../app/ui/translate/panel.py" line="138"/>
         <source>The translation appears here.</source>
         <translation>译文会显示在这里。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="153"/>
+        <location filename="../../app/ui/translate/panel.py" line="154"/>
         <source>%v / %m segments</source>
         <translation>%v / %m 段</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="160"/>
+        <location filename="../../app/ui/translate/panel.py" line="161"/>
         <source>Translate</source>
         <translation>翻译</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="162"/>
+        <location filename="../../app/ui/translate/panel.py" line="163"/>
         <source>Translate (Ctrl+Enter)</source>
         <translation>翻译 (Ctrl+Enter)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="164"/>
+        <location filename="../../app/ui/translate/panel.py" line="165"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="166"/>
+        <location filename="../../app/ui/translate/panel.py" line="167"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="168"/>
-        <location filename="../../app/ui/translate/panel.py" line="395"/>
+        <location filename="../../app/ui/translate/panel.py" line="169"/>
+        <location filename="../../app/ui/translate/panel.py" line="398"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="247"/>
+        <location filename="../../app/ui/translate/panel.py" line="250"/>
         <source>Auto (detected: %1)</source>
         <translation>自动（检测到：%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="249"/>
+        <location filename="../../app/ui/translate/panel.py" line="252"/>
         <source>Auto-detect</source>
         <translation>自动检测</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="259"/>
+        <location filename="../../app/ui/translate/panel.py" line="262"/>
         <source>Choose the source language first: it could not be detected.</source>
         <translation>请先选择源语言：无法自动检测。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="287"/>
+        <location filename="../../app/ui/translate/panel.py" line="290"/>
         <source>Type or paste some text first, or open a document.</source>
         <translation>请先输入或粘贴文本，或打开一个文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="291"/>
+        <location filename="../../app/ui/translate/panel.py" line="294"/>
         <source>Nothing to translate: the text has no words.</source>
         <translation>没有可翻译的内容：文本中没有文字。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="297"/>
+        <location filename="../../app/ui/translate/panel.py" line="300"/>
         <source>No model is loaded yet. Wait for it, or open one with File › Open model file…</source>
         <translation>尚未加载模型。请稍候，或通过“文件 › 打开模型文件…”打开一个。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="301"/>
+        <location filename="../../app/ui/translate/panel.py" line="304"/>
         <source>The model is busy with another answer. Try again when it has finished.</source>
         <translation>模型正在生成其他回答。请等它完成后再试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="306"/>
+        <location filename="../../app/ui/translate/panel.py" line="309"/>
         <source>The source and target languages are the same.</source>
         <translation>源语言和目标语言相同。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="324"/>
+        <location filename="../../app/ui/translate/panel.py" line="327"/>
         <source>Translating…</source>
         <translation>正在翻译…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="370"/>
+        <location filename="../../app/ui/translate/panel.py" line="373"/>
         <source>The text is already in %1: there is nothing to translate. Choose another target language.</source>
         <translation>文本已经是%1：无需翻译。请选择其他目标语言。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="384"/>
+        <location filename="../../app/ui/translate/panel.py" line="387"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/translate/panel.py" line="395"/>
+        <location filename="../../app/ui/translate/panel.py" line="398"/>
         <source>Save document…</source>
         <translation>保存文档…</translation>
     </message>

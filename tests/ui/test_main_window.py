@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from app.base.settings import Settings
 from app.chat.history import History
-from app.engines.contract import Engine
+from app.engines.contract import Engine, LoadedModel, LoadProgress, ModelSpec
 from app.engines.fake import FakeEngine
 from app.ui.engine.controller import EngineController, ModelState
 from app.ui.main_window import MainWindow
@@ -257,3 +258,30 @@ def test_restart_closes_the_window_saving_everything_and_asks_to_start_again(har
     w.restart()
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=5000)
     assert w.restart_requested and harness.controller.wait_stopped(0)
+
+
+def test_a_base_model_is_said_to_be_one_on_the_panels_with_a_way_to_a_chat_model(harness: Harness,
+                                                                                  qtbot: QtBot) -> None:
+    w = harness.window
+    loaded = harness.controller.model
+    assert loaded is not None and loaded.chat_format == "plain"  # the fake model has no chat template
+    for panel in (w.chat, w.translate_panel, w.summarize_panel):
+        assert not panel.base_note.isHidden()
+        assert panel.base_note.label.text().startswith("Fake model is a base model: it continues text")
+    w.chat.base_note.button.click()
+    assert w.tabs.currentWidget() is w.models
+
+
+def test_no_base_model_note_for_a_model_with_a_chat_template(qtbot: QtBot, kestrel_home: Path,
+                                                             fake_model: Path) -> None:
+    class ChatModel(FakeEngine):
+        def load(self, spec: ModelSpec, on_progress: LoadProgress | None = None,
+                 cancel: threading.Event | None = None) -> LoadedModel:
+            return dataclasses.replace(super().load(spec, on_progress, cancel), chat_format="gguf-template")
+
+    h = Harness(qtbot, kestrel_home, ChatModel(), str(fake_model))
+    try:
+        qtbot.waitUntil(lambda: h.controller.model is not None, timeout=5000)
+        assert all(p.base_note.isHidden() for p in (h.window.chat, h.window.translate_panel, h.window.summarize_panel))
+    finally:
+        h.close()

@@ -37,6 +37,7 @@ from app.ui.chat.message_view import MessageView, MessageWidget
 from app.ui.chat.sidebar import ConversationSidebar
 from app.ui.engine.controller import EngineController
 from app.ui.engine.handle import RequestHandle
+from app.ui.widgets.base_model_note import BaseModelNote
 from app.ui.widgets.notice import Notice
 from app.ui.widgets.timers import make_timer
 
@@ -113,8 +114,10 @@ class ChatPanel(QWidget):
         column.addWidget(self.view, 1)
 
         self.notice = Notice()
-        notice_row = QHBoxLayout()
+        self.base_note = BaseModelNote(self.controller)
+        notice_row = QVBoxLayout()
         notice_row.setContentsMargins(16, 6, 16, 0)
+        notice_row.addWidget(self.base_note)
         notice_row.addWidget(self.notice)
         column.addLayout(notice_row)
 

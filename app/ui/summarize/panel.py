@@ -29,6 +29,7 @@ from app.ui.engine.controller import EngineController
 from app.ui.engine.handle import RequestHandle
 from app.ui.summarize.results import ResultArea
 from app.ui.summarize.widgets import PANEL_STYLE, ControlBar, DropZone, file_filter, local_files
+from app.ui.widgets.base_model_note import BaseModelNote
 from app.ui.widgets.notice import Notice
 from app.ui.widgets.tasks import run_task
 
@@ -94,6 +95,8 @@ class SummarizePanel(QWidget):
         column.addWidget(self.bar)
 
         self.notice = Notice()
+        self.base_note = BaseModelNote(self.controller)
+        column.addWidget(self.base_note)
         column.addWidget(self.notice)
 
         self.results = ResultArea()

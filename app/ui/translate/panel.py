@@ -48,6 +48,7 @@ from app.ui.translate import names
 from app.ui.translate.files import FilesMixin, glossary_path, state_path
 from app.ui.translate.source_edit import SourceEdit
 from app.ui.translate.status import STYLE, StatusMixin
+from app.ui.widgets.base_model_note import BaseModelNote
 from app.ui.widgets.notice import Notice
 from app.ui.widgets.tasks import run_task
 from app.ui.widgets.timers import make_timer
@@ -177,8 +178,10 @@ class TranslatePanel(StatusMixin, FilesMixin, QWidget):
         column.setSpacing(4)
         column.addLayout(bar)
         column.addWidget(self.splitter, 1)
-        notice_row = QHBoxLayout()  # inset like the bars above and below (the strip has rounded corners)
+        notice_row = QVBoxLayout()  # inset like the bars above and below (the strip has rounded corners)
         notice_row.setContentsMargins(12, 4, 12, 0)
+        self.base_note = BaseModelNote(self.controller)
+        notice_row.addWidget(self.base_note)
         notice_row.addWidget(self.notice)
         column.addLayout(notice_row)
         column.addWidget(self.warnings)
