@@ -110,7 +110,9 @@ def main() -> int:
     args = parser.parse_args()
 
     model = args.model or ensure_starter_model()
-    spec = LocalModel(path=model, n_ctx=4096, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
+    # no saved conversation states: every round must evaluate its prompt as the first one did
+    spec = LocalModel(path=model, n_ctx=4096, n_threads=args.threads, n_gpu_layers=args.gpu_layers,
+                      state_budget_mb=0)
     engine = ProcessEngine()
     loaded = engine.load(spec)
     bare = LlamaEngine()  # the same model in this process, for the bare loop

@@ -102,7 +102,8 @@ def main() -> int:
 
     model = args.model or ensure_starter_model()
     engine = LlamaEngine()
-    loaded = engine.load(LocalModel(path=model, n_ctx=args.n_ctx, n_threads=args.threads, n_gpu_layers=0))
+    loaded = engine.load(LocalModel(path=model, n_ctx=args.n_ctx, n_threads=args.threads, n_gpu_layers=0,
+                                    state_budget_mb=0))
     print(f"model {loaded.name} ({loaded.quant}), n_ctx {loaded.n_ctx}, backend {loaded.backend}")
     detect_language("Warm the language detector up, as the app does once per session.")
     warm = make_document(1200, seed=99)  # a long first prefill: weights paged in, buffers sized

@@ -205,6 +205,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("show_speed_details", bool, True,
             "Show tokens per second and timing details under each reply.",
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Show speed details"), tab=TAB_INTERFACE),
+    Setting("kv_state_budget_mb", int, 2048, "Disk space for saved conversation states, so a chat you "
+            "return to (or continue after a restart) answers without reading its history again. The "
+            "least recently used go first; 0 turns saving off.", minimum=0, maximum=1048576,
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Saved conversation states (MB)"), tab=TAB_MODEL),
     Setting("api_server", bool, False, "Serve the loaded model to other programs through an "
             "OpenAI-compatible API while Kestrel runs. Every request needs the API key.",
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Serve the API"), tab=TAB_API),

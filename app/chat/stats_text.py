@@ -133,6 +133,9 @@ def summary_line(stats: Mapping[str, object]) -> str:
     cached = _count(stats, "cached_tokens")
     if cached:
         parts.append(f"{cached:,} cached{_where(stats, 'cached_tokens')}")
+    restored = _restored(stats)
+    if restored:
+        parts.append(restored)
     used, n_ctx = _count(stats, "context_used"), _count(stats, "n_ctx")
     if used is not None and n_ctx:
         parts.append(f"ctx {used:,}/{n_ctx:,}{_where(stats, 'context_used')}")
@@ -140,6 +143,15 @@ def summary_line(stats: Mapping[str, object]) -> str:
     if not parts and reason is not None:
         return stop_reason_words(reason)
     return SEP.join(parts)
+
+
+def _restored(stats: Mapping[str, object]) -> str:
+    """'restored 2,048 tokens in 40 ms' when the prompt came from a conversation saved on disk, else ''."""
+    restored = _count(stats, "restored_tokens")
+    if not restored:
+        return ""
+    took = _number(stats, "restore_s")
+    return f"restored {restored:,} tokens" + (f" in {format_seconds(took)}" if took is not None and took >= 0 else "")
 
 
 def _server_lines(stats: Mapping[str, object]) -> list[str]:
@@ -192,6 +204,9 @@ def details_tooltip(stats: Mapping[str, object]) -> str:
             split.append(f"{evaluated:,} evaluated")
         extra = f" ({', '.join(split)})" if split else ""
         lines.append(f"Prompt: {_tokens(prompt)}{_source(stats, 'prompt_tokens')}{extra}")
+        restored = _restored(stats)
+        if restored:
+            lines.append(f"Saved conversation: {restored}")
     elif reply:
         lines.append(f"Prompt: {UNKNOWN}")
 

@@ -46,6 +46,7 @@ class LocalModel:
     n_gpu_layers: int = -1  # -1: automatic (as many as fit in free VRAM), 0: CPU only
     allow_fallback: bool = True  # on a memory failure, retry with fewer GPU layers, then less context
     flash_attn: bool | None = None  # None: let llama.cpp decide (auto)
+    state_budget_mb: int = 2048  # disk for saved conversation KV states (kvstore); 0 turns saving off
 
     @property
     def label(self) -> str:
@@ -88,6 +89,9 @@ class GenerationParams:
     repeat_penalty: float = 1.0
     seed: int | None = None  # None: a random seed
     stop: tuple[str, ...] = ()
+    #: keep the conversation's KV state on disk after the reply (an engine that can): a chat or an
+    #: API conversation is continued later; a one-off document step is not worth the disk
+    save_state: bool = True
 
 
 # ---- what came back -------------------------------------------------------------------
@@ -184,6 +188,8 @@ class GenerationStats:
     server: ServerFigures | None = None  # a remote server's own figures for this reply, when it reports any
     source: Source = "engine"
     sources: Mapping[str, Source] = field(default_factory=dict)
+    restored_tokens: int | None = None  # prompt tokens taken from a conversation state saved on disk
+    restore_s: float | None = None  # time to read and restore that state (part of ttft_s)
 
     def source_of(self, figure: str) -> Source | None:
         """Where ``figure`` was measured, or None when it is unknown."""

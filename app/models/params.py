@@ -27,6 +27,7 @@ def local_model(settings: Settings, path: Path, *, n_ctx: int | None = None, n_t
         n_threads=n_threads or settings.get_int("n_threads") or None,
         n_gpu_layers=n_gpu_layers if n_gpu_layers is not None else settings.get_int("n_gpu_layers"),
         flash_attn=FLASH_ATTN[settings.get_str("flash_attn")],
+        state_budget_mb=settings.get_int("kv_state_budget_mb"),
     )
 
 

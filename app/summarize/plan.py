@@ -124,7 +124,7 @@ def measure_speeds(engine: Engine) -> Speeds:
     """A quick measurement (~1 s): a short prompt and a few tokens, for the first ETA."""
     words = ["kestrel", "river", "stone", "lantern", "orchard", "signal", "harbor", "meadow", "copper", "violet"]
     text = " ".join(words[(i * 7) % len(words)] for i in range(160))
-    params = GenerationParams(max_tokens=8, temperature=0.0)
+    params = GenerationParams(max_tokens=8, temperature=0.0, save_state=False)
     for _ in engine.stream([ChatMessage("user", f"{time.time_ns()} {text}")], params):
         pass
     speeds = Speeds()

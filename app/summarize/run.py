@@ -109,8 +109,9 @@ class Run:
         self.stop, self.on_progress, self.cache, self.speeds, self.started = stop, on_progress, cache, speeds, started
         self.count = make_counter(engine)
         self.key = run_key(document, engine, options, plan.lang)
+        # save_state off: each step is asked once, and its state would push chats out of the disk budget
         self.params = GenerationParams(max_tokens=plan.map_tokens, temperature=options.temperature, top_k=40,
-                                       top_p=0.9, min_p=0.05, seed=options.seed)
+                                       top_p=0.9, min_p=0.05, seed=options.seed, save_state=False)
         self.infos: list[ChunkInfo] = []
         self.points: list[Point] = []
         self.input_tokens = 0

@@ -236,6 +236,7 @@ class _Runner:
                 max_tokens=max(8, min(room, 2 * source_tokens + 32)),
                 temperature=self.options.temperature if attempt < 2 else 0.8,
                 seed=self.options.seed, repeat_penalty=1.0 if attempt < 2 else 1.1,
+                save_state=False,  # each segment is asked once: its state is never continued
             )
             reply = Reply(text, self.instruction, header, self.target)
             stream = self.engine.stream(messages, params, self.stop)

@@ -2226,27 +2226,32 @@
         <translation>显示速度详情</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="210"/>
+        <location filename="../../app/base/settings.py" line="211"/>
+        <source>Saved conversation states (MB)</source>
+        <translation>已保存的对话状态（MB）</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="214"/>
         <source>Serve the API</source>
         <translation>提供 API 服务</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="212"/>
+        <location filename="../../app/base/settings.py" line="216"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="215"/>
+        <location filename="../../app/base/settings.py" line="219"/>
         <source>Reachable from other machines</source>
         <translation>允许其他计算机访问</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="218"/>
+        <location filename="../../app/base/settings.py" line="222"/>
         <source>Allowed web pages</source>
         <translation>允许的网页</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="221"/>
+        <location filename="../../app/base/settings.py" line="225"/>
         <source>Requests may load other models</source>
         <translation>请求可以加载其他模型</translation>
     </message>

@@ -140,6 +140,18 @@ def test_summary_line_leaves_out_misleading_zeros() -> None:
     assert summary_line({"stop_reason": "cancelled"}) == "stopped by you"
 
 
+def test_a_restored_conversation_says_how_many_tokens_and_how_long() -> None:
+    stats = make_stats(restored_tokens=1900, restore_s=0.041)
+    assert summary_line(stats) == (
+        "42.3 tok/s · TTFT 85 ms · prompt 310 tok/s · 1,900 cached · restored 1,900 tokens in 41 ms · ctx 2,345/4,096"
+    )
+    assert "Saved conversation: restored 1,900 tokens in 41 ms" in details_tooltip(stats).splitlines()
+    # absent (older history) or zero: no part at all
+    assert "restored" not in summary_line(make_stats())
+    assert "restored" not in summary_line({**stats, "restored_tokens": 0})
+    assert "restored" not in details_tooltip({**stats, "restored_tokens": "many"})
+
+
 # ---- live_line ---------------------------------------------------------------------
 
 

@@ -11,7 +11,10 @@ whole completion on every streamed token, keeps an n_batch x n_vocab float array
   evaluation through llama.cpp's abort callback (CPU/Metal), which rolls the
   batch back cleanly;
 - honest figures: time to first token includes tokenizing and prefill; decode speed
-  excludes the first token.
+  excludes the first token;
+- saved conversations: after a reply the sequence state goes to a :class:`KVStore` on
+  disk; a prompt that continues a saved token list (another chat, an app restart, an API
+  client) restores it instead of evaluating the history again.
 
 Not thread-safe: one thread (the UI's engine worker, or the CLI) uses an engine.
 """
@@ -28,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from app.base import paths
 from app.base.speed import RollingRate, rate
 from app.engines.contract import (
     ChatMessage,
@@ -48,6 +52,7 @@ from app.engines.contract import (
 )
 from app.engines.llama import native
 from app.engines.llama.chat_format import ChatFormatter, TemplateError
+from app.engines.llama.kvstore import MIN_TOKENS, KVStore, StateKey, model_identity
 from app.engines.llama.loadplan import auto_layers, describe_change, is_memory_failure, plan
 from app.engines.llama.textstream import LeadingSpaceTrimmer, StopBuffer, Utf8Stream
 from app.gguf.memory import machine_memory
@@ -58,6 +63,9 @@ N_BATCH = 512
 PROGRESS_INTERVAL_S = 0.25
 TEMPLATE_DEADLINE_S = 2.0  # a chat template renders in milliseconds; one that runs longer is refused
 ABORTED = 2  # llama_decode's return code when the abort callback said stop
+SEQ = 0  # the one sequence the engine uses
+SAVED_REASONS = frozenset({"eos", "stop", "length", "context"})  # replies whose state is worth keeping
+SAVE_MIN_TOKENS = 256  # shorter conversations are read again faster than their state is written and read
 
 
 def round_ctx(n_ctx: int) -> int:
@@ -106,6 +114,8 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         self._progress_cb: Any = None
         self._piece_buf = ctypes.create_string_buffer(256)
         self._one_token: Any = None
+        self._store: KVStore | None = None
+        self._cache_layout: tuple[int, int, int, bool] = (0, 0, 0, False)  # type_k, type_v, flash attn, swa_full
 
     # ---- state -----------------------------------------------------------------------
     @property
@@ -178,6 +188,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         bos = self._piece_text(ll.llama_vocab_bos(self._vocab), special=True)
         eos = self._piece_text(ll.llama_vocab_eos(self._vocab), special=True)
         self._formatter = ChatFormatter(info.chat_template, bos_token=bos, eos_token=eos)
+        self._store = self._open_store(path, ctx_size, params.state_budget_mb)
         self._loaded = LoadedModel(
             spec=replace(params, path=path),
             name=info.name,
@@ -232,6 +243,8 @@ class LlamaEngine(TokenEngine, LogprobEngine):
             cparams.flash_attn_type = (
                 ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if params.flash_attn else ll.LLAMA_FLASH_ATTN_TYPE_DISABLED
             )
+        self._cache_layout = (int(cparams.type_k), int(cparams.type_v), int(cparams.flash_attn_type),
+                              bool(cparams.swa_full))
         ctx = ll.llama_init_from_model(model, cparams)
         if not ctx:
             ll.llama_model_free(model)
@@ -247,8 +260,29 @@ class LlamaEngine(TokenEngine, LogprobEngine):
             raise _OutOfMemoryError(reason)
         return gpu_layers, (gpu_backend or "GPU") if gpu_layers > 0 else "CPU"
 
+    def _open_store(self, path: Path, n_ctx: int, budget_mb: int) -> KVStore | None:
+        """The saved states for this model and context, or None when saving is off or impossible."""
+        if budget_mb <= 0:
+            return None
+        type_k, type_v, flash_attn, swa_full = self._cache_layout
+        try:
+            size, mtime_ns, head = model_identity(path)
+            key = StateKey(size, mtime_ns, head, n_ctx, type_k, type_v, flash_attn, swa_full,
+                           str(getattr(self._ll, "__version__", "")))
+            return KVStore(paths.cache_dir() / "kv-states", key, budget_mb * 1024 * 1024)
+        except OSError:
+            return None  # an unreadable cache folder only costs speed
+
+    @property
+    def state_store(self) -> KVStore | None:
+        """Where replies' KV states are saved (None when off)."""
+        return self._store
+
     def unload(self) -> None:
-        """Free the context and the model (safe to call twice)."""
+        """Free the context and the model (safe to call twice); waits for queued state writes."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         ll = self._ll
         if ll is not None:
             if self._ctx:
@@ -379,6 +413,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         ll, ctx = self._ll, self._ctx
         assert self._loaded is not None
         n_ctx = self._loaded.n_ctx
+        restored, restore_s = self._restore_saved(tokens)
         reused = self._reuse_prefix(tokens)
         to_eval = tokens[reused:]
         completion = evaluated = 0
@@ -389,6 +424,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         rolling = RollingRate()
         next_report = 0.0
         utf8, stopper, trim = Utf8Stream(), StopBuffer(stops), LeadingSpaceTrimmer()
+        finished = False
         self._abort = stop
         try:
             # -- prefill: evaluate only what the cache does not already hold --
@@ -462,6 +498,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
             tail += stopper.flush()
             if tail:
                 yield tail
+            finished = True
         except GeneratorExit:
             reason = "cancelled"
             raise
@@ -491,7 +528,11 @@ class LlamaEngine(TokenEngine, LogprobEngine):
                 backend=self._loaded.backend,
                 gpu_layers=self._loaded.gpu_layers,
                 model=self._loaded.name,
+                restored_tokens=reused if restored and reused > 0 else None,
+                restore_s=restore_s if restored and reused > 0 else None,
             )
+            if finished and reason in SAVED_REASONS and params.save_state:
+                self._save_state()
 
     def next_token_logprobs(self, tokens: list[int]) -> Any:
         """Log-probabilities of every next token at every position (numpy, n x n_vocab).
@@ -533,6 +574,48 @@ class LlamaEngine(TokenEngine, LogprobEngine):
     def _arm_abort(self, armed: bool) -> None:
         """Install the abort callback only while a prompt is evaluated: it runs per graph node."""
         self._ll.llama_set_abort_callback(self._ctx, self._abort_cb if armed else self._null_abort_cb, None)
+
+    def _restore_saved(self, tokens: list[int]) -> tuple[bool, float]:
+        """Load the saved state that begins ``tokens`` when it holds much more than the cache does.
+
+        Returns (restored, seconds spent). A state llama.cpp refuses is deleted and the
+        cache left empty: the prompt is then evaluated in full, as without a store.
+        """
+        store = self._store
+        if store is None:
+            return False, 0.0
+        current = common_prefix(self._tokens, tokens)
+        match = store.best(tokens, at_least=max(MIN_TOKENS, current + MIN_TOKENS))
+        if match is None:
+            return False, 0.0
+        started = time.perf_counter()
+        data = store.load(match)
+        if data is None:
+            return False, time.perf_counter() - started
+        ll = self._ll
+        self._trim_cache(0)
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if ll.llama_state_seq_set_data(self._ctx, buf, len(data), SEQ) != len(data):
+            self._trim_cache(0)
+            store.discard(match.entry_name)
+            return False, time.perf_counter() - started
+        self._tokens = match.tokens
+        return True, time.perf_counter() - started
+
+    def _save_state(self) -> None:
+        """Copy the sequence's state here (llama.cpp's context is this thread's); the store writes it later."""
+        if self._store is None or len(self._tokens) < SAVE_MIN_TOKENS:
+            return
+        ll = self._ll
+        size = int(ll.llama_state_seq_get_size(self._ctx, SEQ))
+        if size <= 0:
+            return
+        data = bytearray(size)  # llama.cpp writes straight into it: one copy of a state that may be 100s of MB
+        written = int(ll.llama_state_seq_get_data(self._ctx, (ctypes.c_uint8 * size).from_buffer(data), size, SEQ))
+        if written <= 0:
+            return
+        del data[written:]
+        self._store.put(list(self._tokens), data)
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
         """Keep the cached tokens shared with ``tokens``; drop the rest from the KV cache."""

@@ -28,6 +28,7 @@ from app.engines.contract import (
     LiveStats,
     LoadCancelled,
 )
+from app.engines.llama import kvstore
 from app.engines.process.protocol import (
     Delta,
     Done,
@@ -53,6 +54,7 @@ PROGRESS_STEP = 0.01  # send load progress in steps of 1 %
 # anyway, and each message wakes the parent on a core the decode could use. A delta is held
 # at most until the next token (or the end), so what reaches the screen is never late by more.
 DELTA_INTERVAL_S = 1 / 30
+STATE_FLUSH_S = 1.5  # the parent kills a child that has not exited 2 s after closing the pipe
 
 
 def _make_engine(kind: EngineKind, options: dict[str, Any]) -> Any:
@@ -112,6 +114,7 @@ class _Child:
             try:
                 message = self._conn.recv()
             except (EOFError, OSError):
+                kvstore.flush_all(STATE_FLUSH_S)  # a conversation state still being written
                 os._exit(0)
             if isinstance(message, Stop):
                 with self._lock:
