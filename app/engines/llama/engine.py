@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -31,7 +30,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.base import paths
 from app.base.speed import RollingRate, rate
 from app.engines.contract import (
     ChatMessage,
@@ -52,8 +50,11 @@ from app.engines.contract import (
 )
 from app.engines.llama import native
 from app.engines.llama.chat_format import ChatFormatter, TemplateError
-from app.engines.llama.kvstore import MIN_TOKENS, KVStore, StateKey, model_identity
+from app.engines.llama.kvstore import MIN_TOKENS, KVStore
 from app.engines.llama.loadplan import auto_layers, describe_change, is_memory_failure, plan
+from app.engines.llama.logprobs import all_logprobs
+from app.engines.llama.sampling import make_sampler
+from app.engines.llama.saved_states import load_state, open_store, save_state
 from app.engines.llama.textstream import LeadingSpaceTrimmer, StopBuffer, Utf8Stream
 from app.gguf.memory import machine_memory
 from app.gguf.reader import GGUFError, GGUFInfo, read_gguf_info
@@ -63,7 +64,6 @@ N_BATCH = 512
 PROGRESS_INTERVAL_S = 0.25
 TEMPLATE_DEADLINE_S = 2.0  # a chat template renders in milliseconds; one that runs longer is refused
 ABORTED = 2  # llama_decode's return code when the abort callback said stop
-SEQ = 0  # the one sequence the engine uses
 SAVED_REASONS = frozenset({"eos", "stop", "length", "context"})  # replies whose state is worth keeping
 SAVE_MIN_TOKENS = 256  # shorter conversations are read again faster than their state is written and read
 
@@ -188,7 +188,8 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         bos = self._piece_text(ll.llama_vocab_bos(self._vocab), special=True)
         eos = self._piece_text(ll.llama_vocab_eos(self._vocab), special=True)
         self._formatter = ChatFormatter(info.chat_template, bos_token=bos, eos_token=eos)
-        self._store = self._open_store(path, ctx_size, params.state_budget_mb)
+        self._store = open_store(path, ctx_size, params.state_budget_mb, self._cache_layout,
+                                 str(getattr(self._ll, "__version__", "")))
         self._loaded = LoadedModel(
             spec=replace(params, path=path),
             name=info.name,
@@ -259,19 +260,6 @@ class LlamaEngine(TokenEngine, LogprobEngine):
             self.unload()
             raise _OutOfMemoryError(reason)
         return gpu_layers, (gpu_backend or "GPU") if gpu_layers > 0 else "CPU"
-
-    def _open_store(self, path: Path, n_ctx: int, budget_mb: int) -> KVStore | None:
-        """The saved states for this model and context, or None when saving is off or impossible."""
-        if budget_mb <= 0:
-            return None
-        type_k, type_v, flash_attn, swa_full = self._cache_layout
-        try:
-            size, mtime_ns, head = model_identity(path)
-            key = StateKey(size, mtime_ns, head, n_ctx, type_k, type_v, flash_attn, swa_full,
-                           str(getattr(self._ll, "__version__", "")))
-            return KVStore(paths.cache_dir() / "kv-states", key, budget_mb * 1024 * 1024)
-        except OSError:
-            return None  # an unreadable cache folder only costs speed
 
     @property
     def state_store(self) -> KVStore | None:
@@ -455,7 +443,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
             prefill_end = time.perf_counter()
 
             # -- decode: sample, show, evaluate, one token at a time --
-            sampler = self._make_sampler(params)
+            sampler = make_sampler(self._ll, self._vocab, params)
             vocab = self._vocab
             one = self._one_token
             batch = ll.llama_batch_get_one(one, 1)
@@ -540,36 +528,16 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         Used by the quantization comparison (KL divergence against a reference). Evaluates
         ``tokens`` from an empty cache in one batch with logits for every position.
         """
-        import numpy as np  # noqa: PLC0415 - only the comparison needs it
-
         ll = self._require()
         assert self._loaded is not None
         limit = min(N_BATCH, self._loaded.n_ctx - 1)
         if not tokens or len(tokens) > limit:
             raise EngineError(f"between 1 and {limit} tokens are needed for this context size")
         self._trim_cache(0)
-        n = len(tokens)
-        batch = ll.llama_batch_init(n, 0, 1)
         try:
-            for i, token in enumerate(tokens):
-                batch.token[i] = token
-                batch.pos[i] = i
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = 0
-                batch.logits[i] = 1
-            batch.n_tokens = n
-            rc = ll.llama_decode(self._ctx, batch)
-            if rc != 0:
-                raise EngineError(f"llama.cpp failed to evaluate the text (code {rc})")
-            n_vocab = ll.llama_vocab_n_tokens(self._vocab)
-            pointer = ll.llama_get_logits(self._ctx)
-            logits = np.ctypeslib.as_array(pointer, shape=(n * n_vocab,)).reshape(n, n_vocab).astype(np.float64)
+            return all_logprobs(ll, self._ctx, self._vocab, tokens)
         finally:
-            ll.llama_batch_free(batch)
-            ll.llama_memory_clear(ll.llama_get_memory(self._ctx), True)
             self._tokens = []
-        logits -= logits.max(axis=1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
 
     def _arm_abort(self, armed: bool) -> None:
         """Install the abort callback only while a prompt is evaluated: it runs per graph node."""
@@ -584,38 +552,21 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         store = self._store
         if store is None:
             return False, 0.0
-        current = common_prefix(self._tokens, tokens)
-        match = store.best(tokens, at_least=max(MIN_TOKENS, current + MIN_TOKENS))
+        match = store.best(tokens, at_least=max(MIN_TOKENS, common_prefix(self._tokens, tokens) + MIN_TOKENS))
         if match is None:
             return False, 0.0
         started = time.perf_counter()
-        data = store.load(match)
-        if data is None:
-            return False, time.perf_counter() - started
-        ll = self._ll
         self._trim_cache(0)
-        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
-        if ll.llama_state_seq_set_data(self._ctx, buf, len(data), SEQ) != len(data):
+        if not load_state(self._ll, self._ctx, store, match):
             self._trim_cache(0)
-            store.discard(match.entry_name)
             return False, time.perf_counter() - started
         self._tokens = match.tokens
         return True, time.perf_counter() - started
 
     def _save_state(self) -> None:
-        """Copy the sequence's state here (llama.cpp's context is this thread's); the store writes it later."""
-        if self._store is None or len(self._tokens) < SAVE_MIN_TOKENS:
-            return
-        ll = self._ll
-        size = int(ll.llama_state_seq_get_size(self._ctx, SEQ))
-        if size <= 0:
-            return
-        data = bytearray(size)  # llama.cpp writes straight into it: one copy of a state that may be 100s of MB
-        written = int(ll.llama_state_seq_get_data(self._ctx, (ctypes.c_uint8 * size).from_buffer(data), size, SEQ))
-        if written <= 0:
-            return
-        del data[written:]
-        self._store.put(list(self._tokens), data)
+        """Hand the sequence's state to the store, which writes it later (never for a short chat)."""
+        if self._store is not None and len(self._tokens) >= SAVE_MIN_TOKENS:
+            save_state(self._ll, self._ctx, self._store, self._tokens)
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
         """Keep the cached tokens shared with ``tokens``; drop the rest from the KV cache."""
@@ -639,27 +590,6 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         if ok:
             del self._tokens[keep:]
         return ok
-
-    def _make_sampler(self, params: GenerationParams) -> Any:
-        ll = self._ll
-        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
-        if params.repeat_penalty != 1.0:
-            n_vocab = ll.llama_vocab_n_tokens(self._vocab)
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_penalties(n_vocab, 64, params.repeat_penalty,
-                                                                              0.0, 0.0))
-        if params.temperature <= 0:
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
-            return chain
-        seed = params.seed if params.seed is not None and params.seed >= 0 else random.randrange(2**31)
-        if params.top_k > 0:
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_k(params.top_k))
-        if params.top_p < 1.0:
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_p(params.top_p, 1))
-        if params.min_p > 0:
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_min_p(params.min_p, 1))
-        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(params.temperature))
-        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed))
-        return chain
 
     def _require(self) -> Any:
         if self._ctx is None or self._ll is None:
