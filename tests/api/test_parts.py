@@ -15,13 +15,14 @@ from app.api import keys
 from app.api.bodies import event, timings, usage
 from app.api.catalog import ModelCatalog
 from app.api.errors import Problem
-from app.api.gate import DirectGate, FailureCode
+from app.api.gate import DirectGate
 from app.api.schema import parse_chat, parse_completion, parse_json
 from app.api.security import HostCheck, host_name
 from app.base import credentials
 from app.engines.contract import ChatMessage, GenerationParams, GenerationStats, LocalModel
 from app.engines.fake import FakeEngine
 from app.models.library import Library
+from tests.api.sinks import ListSink
 
 
 # ---- requests ---------------------------------------------------------------------------------
@@ -159,28 +160,6 @@ def test_listed_host_names_are_allowed() -> None:
 
 
 # ---- the direct gate ------------------------------------------------------------------------------
-class ListSink:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, object]] = []
-        self.done = threading.Event()
-
-    def started(self) -> None:
-        self.calls.append(("started", None))
-
-    def delta(self, text: str) -> None:
-        self.calls.append(("delta", text))
-
-    def stats(self, stats: GenerationStats) -> None:
-        self.calls.append(("stats", stats.stop_reason))
-
-    def failed(self, message: str, code: FailureCode = "engine_error") -> None:
-        self.calls.append(("failed", code))
-
-    def finished(self) -> None:
-        self.calls.append(("finished", None))
-        self.done.set()
-
-
 def test_direct_gate_keeps_the_sink_order_and_skips_stopped_requests() -> None:
     engine = FakeEngine("one two three", n_ctx=64)
     engine.load(LocalModel(path=Path("m.gguf")))

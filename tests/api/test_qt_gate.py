@@ -12,45 +12,34 @@ from huggingface_hub.utils import httpx
 from pytestqt.qtbot import QtBot
 
 from app.api.catalog import ModelCatalog
-from app.api.gate import FailureCode
 from app.api.server import ApiServer
-from app.engines.contract import ChatMessage, EngineError, GenerationParams, GenerationStats, LocalModel
+from app.engines.contract import ChatMessage, EngineError, GenerationParams, LocalModel
 from app.engines.fake import FakeEngine
 from app.models.library import Library
 from app.ui.engine.controller import EngineController
 from app.ui.engine.gate import QtGate
 from tests.api.conftest import AUTH, KEY
+from tests.api.sinks import ListSink
 
 HELLO = [ChatMessage("user", "hello")]
 
 
-class LogSink:
-    """Records every call with the thread it came on; thread-safe through the GIL (appends only)."""
+class LogSink(ListSink):
+    """Also logs starts and ends across sinks, to see the order requests ran in (appends only)."""
 
     def __init__(self, name: str, log: list[tuple[str, str]]) -> None:
+        super().__init__()
         self.name = name
         self.log = log
-        self.calls: list[tuple[str, object]] = []
-        self.done = threading.Event()
         self.stop = threading.Event()
 
     def started(self) -> None:
-        self.calls.append(("started", None))
+        super().started()
         self.log.append((self.name, "started"))
 
-    def delta(self, text: str) -> None:
-        self.calls.append(("delta", text))
-
-    def stats(self, stats: GenerationStats) -> None:
-        self.calls.append(("stats", stats.stop_reason))
-
-    def failed(self, message: str, code: FailureCode = "engine_error") -> None:
-        self.calls.append(("failed", code))
-
     def finished(self) -> None:
-        self.calls.append(("finished", None))
         self.log.append((self.name, "finished"))
-        self.done.set()
+        super().finished()
 
     @property
     def text(self) -> str:
