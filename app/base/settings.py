@@ -143,85 +143,137 @@ def _num(value: float) -> str:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("model_path", str, "", "Model file to load. Leave empty to use the starter model.",
+    Setting("model_path", str, "",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Model file to load. Leave empty to use the starter model."),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Model file"), tab=TAB_MODEL),
-    Setting("remote_model", str, "", "A model on a server, chosen in the Models tab: the connection's "
-            "name, '/', then the model id. While set, it is used instead of the model file; empty: "
-            "the model file is used.",
+    Setting("remote_model", str, "",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "A model on a server, chosen in the Models tab: the connection's name, '/', then the "
+                              "model id. While set, it is used instead of the model file; empty: the model file is "
+                              "used."),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Model on a server"), tab=TAB_MODEL),
-    Setting("n_ctx", int, 4096, "Context size in tokens: how much of the conversation the "
-            "model sees at once. Larger values use more memory.",
+    Setting("n_ctx", int, 4096,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Context size in tokens: how much of the conversation the model sees at once. Larger "
+                              "values use more memory."),
             minimum=256, maximum=131072, multiple_of=256,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Context size (tokens)"), tab=TAB_MODEL),
-    Setting("n_threads", int, 0, "CPU threads used for generation. 0 chooses automatically.",
+    Setting("n_threads", int, 0,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "CPU threads used for generation. 0 chooses automatically."),
             minimum=0, maximum=256,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "CPU threads (0 = automatic)"), tab=TAB_MODEL),
-    Setting("n_gpu_layers", int, -1, "Model layers to run on the GPU. -1 (automatic) offloads as many "
-            "as fit in free GPU memory; 0 uses only the CPU; a number sets it by hand.",
+    Setting("n_gpu_layers", int, -1,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Model layers to run on the GPU. -1 (automatic) offloads as many as fit in free GPU "
+                              "memory; 0 uses only the CPU; a number sets it by hand."),
             minimum=-1, maximum=999,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "GPU layers (-1 = automatic)"), tab=TAB_MODEL),
-    Setting("flash_attn", str, "auto", "Flash attention: faster and lighter on memory where "
-            "supported. 'auto' lets Kestrel decide.", choices=("auto", "on", "off"),
+    Setting("flash_attn", str, "auto",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Flash attention: faster and lighter on memory where supported. 'auto' lets Kestrel "
+                              "decide."),
+            choices=("auto", "on", "off"),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Flash attention"), tab=TAB_MODEL,
             choice_titles={"auto": QT_TRANSLATE_NOOP("SettingsDialog", "Automatic"),
                            "on": QT_TRANSLATE_NOOP("SettingsDialog", "On"),
                            "off": QT_TRANSLATE_NOOP("SettingsDialog", "Off")}),
-    Setting("temperature", float, 0.7, "Randomness of replies. Lower is more focused and "
-            "repeatable, higher is more varied.", minimum=0.0, maximum=2.0,
+    Setting("temperature", float, 0.7,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Randomness of replies. Lower is more focused and repeatable, higher is more varied."),
+            minimum=0.0, maximum=2.0,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Temperature"), tab=TAB_GENERATION),
-    Setting("top_k", int, 40, "Choose each word only from this many most likely candidates. "
-            "0 turns this off.", minimum=0, maximum=1000,
+    Setting("top_k", int, 40,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Choose each word only from this many most likely candidates. 0 turns this off."),
+            minimum=0, maximum=1000,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Top-k"), tab=TAB_GENERATION),
-    Setting("top_p", float, 0.95, "Choose each word only from the most likely candidates that "
-            "together reach this probability. 1 turns this off.", minimum=0.0, maximum=1.0,
+    Setting("top_p", float, 0.95,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Choose each word only from the most likely candidates that together reach this "
+                              "probability. 1 turns this off."),
+            minimum=0.0, maximum=1.0,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Top-p"), tab=TAB_GENERATION),
-    Setting("min_p", float, 0.05, "Ignore candidates much less likely than the best one. "
-            "0 turns this off.", minimum=0.0, maximum=1.0,
+    Setting("min_p", float, 0.05,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Ignore candidates much less likely than the best one. 0 turns this off."),
+            minimum=0.0, maximum=1.0,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Min-p"), tab=TAB_GENERATION),
-    Setting("repeat_penalty", float, 1.0, "Discourage repeating recent words. 1 turns this "
-            "off; higher values repeat less.", minimum=0.5, maximum=2.0,
+    Setting("repeat_penalty", float, 1.0,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Discourage repeating recent words. 1 turns this off; higher values repeat less."),
+            minimum=0.5, maximum=2.0,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Repeat penalty"), tab=TAB_GENERATION),
-    Setting("max_tokens", int, 1024, "Longest reply, in tokens.", minimum=1, maximum=32768,
+    Setting("max_tokens", int, 1024,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Longest reply, in tokens."),
+            minimum=1, maximum=32768,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Longest reply (tokens)"), tab=TAB_GENERATION),
-    Setting("seed", int, -1, "Random seed: the same seed and settings give the same reply. "
-            "-1 picks a new one each time.", minimum=-1, maximum=2**31 - 1,
+    Setting("seed", int, -1,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Random seed: the same seed and settings give the same reply. -1 picks a new one each "
+                              "time."),
+            minimum=-1, maximum=2**31 - 1,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Seed (-1 = random)"), tab=TAB_GENERATION),
     Setting("system_prompt", str,
             "You are Kestrel, a helpful assistant running on the user's own computer.",
-            "Instructions given to the model at the start of every new conversation.",
+
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Instructions given to the model at the start of every new conversation."),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "System prompt"), tab=TAB_CHAT),
-    Setting("context_overflow", str, "drop_oldest", "When a conversation no longer fits in "
-            "the context: drop the oldest messages, or refuse and suggest a new chat.",
+    Setting("context_overflow", str, "drop_oldest",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "When a conversation no longer fits in the context: drop the oldest messages, or refuse"
+                              " and suggest a new chat."),
             choices=("drop_oldest", "refuse"),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "When the chat is too long"), tab=TAB_CHAT,
             choice_titles={"drop_oldest": QT_TRANSLATE_NOOP("SettingsDialog", "Drop the oldest turns (and say so)"),
                            "refuse": QT_TRANSLATE_NOOP("SettingsDialog", "Refuse to send")}),
-    Setting("ui_language", str, "auto", "Language of the interface. 'auto' follows the "
-            "system language.", choices=("auto", "en", "zh_CN"),
+    Setting("ui_language", str, "auto",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Language of the interface. 'auto' follows the system language."),
+            choices=("auto", "en", "zh_CN"),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Interface language"), tab=TAB_INTERFACE,
             choice_titles={"auto": QT_TRANSLATE_NOOP("SettingsDialog", "System language"),
                            "en": QT_TRANSLATE_NOOP("SettingsDialog", "English"),
                            "zh_CN": "简体中文"}),  # each language in its own words, never translated
     Setting("show_speed_details", bool, True,
-            "Show tokens per second and timing details under each reply.",
+
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Show tokens per second and timing details under each reply."),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Show speed details"), tab=TAB_INTERFACE),
-    Setting("kv_state_budget_mb", int, 2048, "Disk space for saved conversation states, so a chat you "
-            "return to (or continue after a restart) answers without reading its history again. The "
-            "least recently used go first; 0 turns saving off.", minimum=0, maximum=1048576,
+    Setting("kv_state_budget_mb", int, 2048,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Disk space for saved conversation states, so a chat you return to (or continue after a"
+                              " restart) answers without reading its history again. The least recently used go first;"
+                              " 0 turns saving off."),
+            minimum=0, maximum=1048576,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Saved conversation states (MB)"), tab=TAB_MODEL),
-    Setting("api_server", bool, False, "Serve the loaded model to other programs through an "
-            "OpenAI-compatible API while Kestrel runs. Every request needs the API key.",
+    Setting("api_server", bool, False,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Serve the loaded model to other programs through an OpenAI-compatible API while "
+                              "Kestrel runs. Every request needs the API key."),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Serve the API"), tab=TAB_API),
-    Setting("api_port", int, 8321, "Port of the API server.", minimum=1024, maximum=65535,
+    Setting("api_port", int, 8321,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Port of the API server."),
+            minimum=1024, maximum=65535,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Port"), tab=TAB_API),
-    Setting("api_network", bool, False, "Let other machines on the network reach the API, not "
-            "only this computer. Anyone with the key can then use your model.",
+    Setting("api_network", bool, False,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Let other machines on the network reach the API, not only this computer. Anyone with "
+                              "the key can then use your model."),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Reachable from other machines"), tab=TAB_API),
-    Setting("api_origins", str, "", "Web pages allowed to call the API from a browser (CORS), "
-            "separated by spaces, e.g. http://localhost:3000. Empty: none.",
+    Setting("api_origins", str, "",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Web pages allowed to call the API from a browser (CORS), separated by spaces, e.g. "
+                              "http://localhost:3000. Empty: none."),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Allowed web pages"), tab=TAB_API),
-    Setting("api_allow_load", bool, False, "Let a request that names another model of the "
-            "library load it (the window then uses that model too).",
+    Setting("api_allow_load", bool, False,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Let a request that names another model of the library load it (the window then uses "
+                              "that model too)."),
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Requests may load other models"), tab=TAB_API),
 )
 

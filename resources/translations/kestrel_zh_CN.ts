@@ -2141,152 +2141,187 @@
         <translation>其他</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="147"/>
+        <location filename="../../app/base/settings.py" line="149"/>
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
         <location filename="../../app/base/settings.py" line="151"/>
+        <source>A model on a server, chosen in the Models tab: the connection&apos;s name, &apos;/&apos;, then the model id. While set, it is used instead of the model file; empty: the model file is used.</source>
+        <translation>在“模型”选项卡中选择的服务器上的模型：连接名称、“/”，然后是模型 ID。设置后将代替模型文件使用；留空则使用模型文件。</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="155"/>
         <source>Model on a server</source>
         <translation>服务器上的模型</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="155"/>
+        <location filename="../../app/base/settings.py" line="161"/>
         <source>Context size (tokens)</source>
         <translation>上下文大小（token）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="158"/>
+        <location filename="../../app/base/settings.py" line="166"/>
         <source>CPU threads (0 = automatic)</source>
         <translation>CPU 线程数（0 = 自动）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="162"/>
+        <location filename="../../app/base/settings.py" line="172"/>
         <source>GPU layers (-1 = automatic)</source>
         <translation>GPU 层数（-1 = 自动）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="165"/>
+        <location filename="../../app/base/settings.py" line="178"/>
         <source>Flash attention</source>
         <translation>Flash Attention</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="171"/>
+        <location filename="../../app/base/settings.py" line="186"/>
         <source>Temperature</source>
         <translation>温度</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="174"/>
+        <location filename="../../app/base/settings.py" line="191"/>
         <source>Top-k</source>
         <translation>Top-k</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="177"/>
+        <location filename="../../app/base/settings.py" line="197"/>
         <source>Top-p</source>
         <translation>Top-p</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="180"/>
+        <location filename="../../app/base/settings.py" line="202"/>
         <source>Min-p</source>
         <translation>Min-p</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="183"/>
+        <location filename="../../app/base/settings.py" line="207"/>
         <source>Repeat penalty</source>
         <translation>重复惩罚</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="185"/>
+        <location filename="../../app/base/settings.py" line="212"/>
         <source>Longest reply (tokens)</source>
         <translation>最长回复（token）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="188"/>
+        <location filename="../../app/base/settings.py" line="218"/>
         <source>Seed (-1 = random)</source>
         <translation>随机种子（-1 = 随机）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="192"/>
+        <location filename="../../app/base/settings.py" line="224"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="196"/>
+        <location filename="../../app/base/settings.py" line="230"/>
         <source>When the chat is too long</source>
         <translation>对话过长时</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="201"/>
+        <location filename="../../app/base/settings.py" line="237"/>
         <source>Interface language</source>
         <translation>界面语言</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="207"/>
+        <location filename="../../app/base/settings.py" line="245"/>
         <source>Show speed details</source>
         <translation>显示速度详情</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="211"/>
+        <location filename="../../app/base/settings.py" line="247"/>
+        <source>Disk space for saved conversation states, so a chat you return to (or continue after a restart) answers without reading its history again. The least recently used go first; 0 turns saving off.</source>
+        <translation>用于保存对话状态的磁盘空间：回到某个对话（或重启后继续）时，无需重新读取其历史即可回答。最久未使用的会先被删除；0 表示不保存。</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="252"/>
         <source>Saved conversation states (MB)</source>
         <translation>已保存的对话状态（MB）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="214"/>
+        <location filename="../../app/base/settings.py" line="254"/>
+        <source>Serve the loaded model to other programs through an OpenAI-compatible API while Kestrel runs. Every request needs the API key.</source>
+        <translation>在 Kestrel 运行时，通过兼容 OpenAI 的 API 向其他程序提供已加载的模型。每个请求都需要 API 密钥。</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="257"/>
         <source>Serve the API</source>
         <translation>提供 API 服务</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="216"/>
+        <location filename="../../app/base/settings.py" line="259"/>
+        <source>Port of the API server.</source>
+        <translation>API 服务器的端口。</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="262"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="219"/>
+        <location filename="../../app/base/settings.py" line="264"/>
+        <source>Let other machines on the network reach the API, not only this computer. Anyone with the key can then use your model.</source>
+        <translation>允许网络上的其他计算机访问 API，而不仅仅是这台电脑。任何拥有密钥的人都可以使用你的模型。</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="267"/>
         <source>Reachable from other machines</source>
         <translation>允许其他计算机访问</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="222"/>
+        <location filename="../../app/base/settings.py" line="269"/>
+        <source>Web pages allowed to call the API from a browser (CORS), separated by spaces, e.g. http://localhost:3000. Empty: none.</source>
+        <translation>允许从浏览器调用 API 的网页（CORS），以空格分隔，例如 http://localhost:3000。留空：不允许任何网页。</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="272"/>
         <source>Allowed web pages</source>
         <translation>允许的网页</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="225"/>
+        <location filename="../../app/base/settings.py" line="274"/>
+        <source>Let a request that names another model of the library load it (the window then uses that model too).</source>
+        <translation>允许指定了库中其他模型的请求加载该模型（窗口随后也会使用该模型）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="277"/>
         <source>Requests may load other models</source>
         <translation>请求可以加载其他模型</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="166"/>
+        <location filename="../../app/base/settings.py" line="179"/>
         <source>Automatic</source>
         <translation>自动</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="167"/>
+        <location filename="../../app/base/settings.py" line="180"/>
         <source>On</source>
         <translation>开启</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="168"/>
+        <location filename="../../app/base/settings.py" line="181"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="197"/>
+        <location filename="../../app/base/settings.py" line="231"/>
         <source>Drop the oldest turns (and say so)</source>
         <translation>略去最早的几轮对话（并给出提示）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="198"/>
+        <location filename="../../app/base/settings.py" line="232"/>
         <source>Refuse to send</source>
         <translation>拒绝发送</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="202"/>
+        <location filename="../../app/base/settings.py" line="238"/>
         <source>System language</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="203"/>
+        <location filename="../../app/base/settings.py" line="239"/>
         <source>English</source>
         <translation>English</translation>
     </message>
@@ -2316,27 +2351,27 @@
         <translation>无法使用此文件：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="359"/>
+        <location filename="../../app/ui/settings/dialog.py" line="360"/>
         <source>Starter model</source>
         <translation>内置模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="361"/>
+        <location filename="../../app/ui/settings/dialog.py" line="362"/>
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="363"/>
+        <location filename="../../app/ui/settings/dialog.py" line="364"/>
         <source>Choose a GGUF model file</source>
         <translation>选择 GGUF 模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="383"/>
+        <location filename="../../app/ui/settings/dialog.py" line="384"/>
         <source>Choose a model file</source>
         <translation>选择模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings/dialog.py" line="383"/>
+        <location filename="../../app/ui/settings/dialog.py" line="384"/>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
     </message>
@@ -2346,68 +2381,84 @@
         <translation>Kestrel 无法使用你保存的部分设置，已改用默认值：</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="147"/>
         <source>Model file to load. Leave empty to use the starter model.</source>
-        <translation type="vanished">要加载的模型文件。留空则使用内置模型。</translation>
+        <translation>要加载的模型文件。留空则使用内置模型。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="157"/>
         <source>Context size in tokens: how much of the conversation the model sees at once. Larger values use more memory.</source>
-        <translation type="vanished">以 token 计的上下文大小：模型一次能看到多少对话内容。数值越大，占用内存越多。</translation>
+        <translation>以 token 计的上下文大小：模型一次能看到多少对话内容。数值越大，占用内存越多。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="163"/>
         <source>CPU threads used for generation. 0 chooses automatically.</source>
-        <translation type="vanished">用于生成的 CPU 线程数。0 表示自动选择。</translation>
+        <translation>用于生成的 CPU 线程数。0 表示自动选择。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="168"/>
         <source>Model layers to run on the GPU. -1 (automatic) offloads as many as fit in free GPU memory; 0 uses only the CPU; a number sets it by hand.</source>
-        <translation type="vanished">在 GPU 上运行的模型层数。-1（自动）表示空闲显存能容纳多少层就卸载多少层；0 表示只用 CPU；其他数字表示手动指定。</translation>
+        <translation>在 GPU 上运行的模型层数。-1（自动）表示空闲显存能容纳多少层就卸载多少层；0 表示只用 CPU；其他数字表示手动指定。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="174"/>
         <source>Flash attention: faster and lighter on memory where supported. &apos;auto&apos; lets Kestrel decide.</source>
-        <translation type="vanished">Flash Attention：在支持的情况下更快、更省内存。选“自动”则由 Kestrel 决定。</translation>
+        <translation>Flash Attention：在支持的情况下更快、更省内存。选“自动”则由 Kestrel 决定。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="183"/>
         <source>Randomness of replies. Lower is more focused and repeatable, higher is more varied.</source>
-        <translation type="vanished">回复的随机程度。越低越集中、越可复现，越高越多样。</translation>
+        <translation>回复的随机程度。越低越集中、越可复现，越高越多样。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="188"/>
         <source>Choose each word only from this many most likely candidates. 0 turns this off.</source>
-        <translation type="vanished">每个词只从可能性最高的这么多个候选中选取。0 表示关闭。</translation>
+        <translation>每个词只从可能性最高的这么多个候选中选取。0 表示关闭。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="193"/>
         <source>Choose each word only from the most likely candidates that together reach this probability. 1 turns this off.</source>
-        <translation type="vanished">每个词只从累计概率达到此值的最可能候选中选取。1 表示关闭。</translation>
+        <translation>每个词只从累计概率达到此值的最可能候选中选取。1 表示关闭。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="199"/>
         <source>Ignore candidates much less likely than the best one. 0 turns this off.</source>
-        <translation type="vanished">忽略可能性远低于最佳候选的候选词。0 表示关闭。</translation>
+        <translation>忽略可能性远低于最佳候选的候选词。0 表示关闭。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="204"/>
         <source>Discourage repeating recent words. 1 turns this off; higher values repeat less.</source>
-        <translation type="vanished">抑制重复最近出现过的词。1 表示关闭；数值越高，重复越少。</translation>
+        <translation>抑制重复最近出现过的词。1 表示关闭；数值越高，重复越少。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="209"/>
         <source>Longest reply, in tokens.</source>
-        <translation type="vanished">回复的最大长度，以 token 计。</translation>
+        <translation>回复的最大长度，以 token 计。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="214"/>
         <source>Random seed: the same seed and settings give the same reply. -1 picks a new one each time.</source>
-        <translation type="vanished">随机种子：相同的种子和设置会得到相同的回复。-1 表示每次重新选取。</translation>
+        <translation>随机种子：相同的种子和设置会得到相同的回复。-1 表示每次重新选取。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="222"/>
         <source>Instructions given to the model at the start of every new conversation.</source>
-        <translation type="vanished">每次新对话开始时提供给模型的指令。</translation>
+        <translation>每次新对话开始时提供给模型的指令。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="226"/>
         <source>When a conversation no longer fits in the context: drop the oldest messages, or refuse and suggest a new chat.</source>
-        <translation type="vanished">对话超出上下文时的处理方式：略去最早的消息，或拒绝发送并建议新建对话。</translation>
+        <translation>对话超出上下文时的处理方式：略去最早的消息，或拒绝发送并建议新建对话。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="234"/>
         <source>Language of the interface. &apos;auto&apos; follows the system language.</source>
-        <translation type="vanished">界面语言。选“跟随系统”则与系统语言一致。</translation>
+        <translation>界面语言。选“跟随系统”则与系统语言一致。</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="243"/>
         <source>Show tokens per second and timing details under each reply.</source>
-        <translation type="vanished">在每条回复下方显示每秒 token 数和耗时详情。</translation>
+        <translation>在每条回复下方显示每秒 token 数和耗时详情。</translation>
     </message>
 </context>
 <context>

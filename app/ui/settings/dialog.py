@@ -247,23 +247,24 @@ class SettingsDialog(QDialog):
     def _add_row(self, grid: QGridLayout, row: int, setting: Setting) -> int:
         """Label, editor and grey caption for one setting; returns the next free row."""
         editor, field = self._make_editor(setting)
+        description = translated(setting.description)
         self._editors[setting.key] = editor
-        editor.setToolTip(setting.description)
+        editor.setToolTip(description)
         editor.setObjectName(f"field_{setting.key}")
 
         label = QLabel(title_for(setting), grid.parentWidget())
         label.setBuddy(editor)
-        label.setToolTip(setting.description)
+        label.setToolTip(description)
         tall = isinstance(editor, QPlainTextEdit)
         v_align = Qt.AlignmentFlag.AlignTop if tall else Qt.AlignmentFlag.AlignVCenter
         grid.addWidget(label, row, 0, Qt.AlignmentFlag.AlignLeft | v_align)
         grid.addWidget(field, row, 1)
 
-        caption = QLabel(setting.description, grid.parentWidget())
+        caption = QLabel(description, grid.parentWidget())
         caption.setObjectName(f"caption_{setting.key}")
         caption.setWordWrap(True)
         caption.setTextFormat(Qt.TextFormat.PlainText)
-        caption.setToolTip(setting.description)
+        caption.setToolTip(description)
         font = caption.font()
         if font.pointSizeF() > 0:
             font.setPointSizeF(font.pointSizeF() * 0.9)

@@ -417,6 +417,12 @@ def test_the_dialog_speaks_chinese(zh: Settings, qtbot: QtBot, settings: Setting
     assert [combo.itemText(i) for i in range(combo.count())] == ["自动", "开启", "关闭"]
     language = dialog.field("ui_language")
     assert isinstance(language, QComboBox) and language.itemText(2) == "简体中文"
+    # every setting's description too (they were English in the Chinese dialog)
+    captions = {lab.objectName(): lab.text() for lab in dialog.findChildren(QLabel)
+                if lab.objectName().startswith("caption_")}
+    assert len(captions) == len(SETTINGS)
+    english = [key for key, text in captions.items() if not any("\u4e00" <= ch <= "\u9fff" for ch in text)]
+    assert english == []
 
 
 def test_a_new_interface_language_says_when_it_applies_and_offers_a_restart(qtbot: QtBot, settings: Settings) -> None:
