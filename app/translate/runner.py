@@ -65,7 +65,7 @@ class TranslationWarning:
     """Something the user should check in one segment (0-based index)."""
 
     segment: int
-    kind: str  # "glossary", "markup", "empty"
+    kind: str  # "glossary", "markup", "empty", "untranslated"
     message: str
 
     def to_dict(self) -> dict[str, object]:
@@ -136,6 +136,20 @@ class TranslationResult:
     def text(self) -> str:
         """The translation as text: the whole document for TXT/Markdown, the segments otherwise."""
         return self.document.render_text(self.translations)
+
+
+#: How sure language detection must be, and how many letters it needs, before a reply
+#: counts as still in the source language.
+UNTRANSLATED_CONFIDENCE = 0.8
+UNTRANSLATED_MIN_LETTERS = 20
+
+
+def came_back_untranslated(translation: str, source: Language, target: Language) -> bool:
+    """Whether a reply is clearly still in the source language (a small model sometimes copies its input)."""
+    if sum(ch.isalpha() for ch in translation) < UNTRANSLATED_MIN_LETTERS:
+        return False  # too little to tell: a name, a number, a word
+    code, confidence = detect_language(translation)
+    return code == source.code and code != target.code and confidence >= UNTRANSLATED_CONFIDENCE
 
 
 def _instruction(source: Language | None, target: Language, markdown: bool) -> str:
@@ -338,9 +352,14 @@ def translate_document(
             for entry in glossary.missing(text, translation):
                 how = "kept as is" if entry.keep or not entry.translation else f"translated as “{entry.translation}”"
                 warnings.append(TranslationWarning(index, "glossary", f"“{entry.term}” should be {how}"))
-            if not cached:
-                cache[key] = translation
-            result.translations[index] = translation
+            if src is not None and came_back_untranslated(translation, src, target):
+                warnings.append(TranslationWarning(index, "untranslated", f"this part came back in {src.name}, "
+                                                   f"not {target.name}; the source is kept"))
+                translation = ""  # not counted as translated, and not cached
+            else:
+                if not cached:
+                    cache[key] = translation
+                result.translations[index] = translation
         else:
             warnings.append(TranslationWarning(index, "empty", "the model gave no translation; the source is kept"))
         result.warnings.extend(warnings)

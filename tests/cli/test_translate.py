@@ -17,6 +17,7 @@ from app.cli.errors import EXIT_ERROR
 from app.cli.main import main
 from app.engines.contract import ChatMessage
 from app.engines.fake import FakeEngine
+from app.translate import runner as runner_module
 from app.translate.runner import prompt_segment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +206,10 @@ def test_text_already_in_the_target_language_is_a_one_line_error(model: Path,
     assert captured.out == ""
     assert captured.err == ("kestrel: error: the text is already in Simplified Chinese; nothing to translate "
                             "(choose another --to)\n")
+
+
+@pytest.fixture(autouse=True)
+def echoes_count_as_translations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This module's fake engine "translates" by echoing the text (upper-cased or not); the
+    language check would rightly mark that untranslated, and these tests are about the rest."""
+    monkeypatch.setattr(runner_module, "UNTRANSLATED_CONFIDENCE", 2.0)

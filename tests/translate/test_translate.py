@@ -12,6 +12,7 @@ import pytest
 
 from app.engines.contract import ChatMessage, LocalModel
 from app.engines.fake import FakeEngine
+from app.translate import runner as runner_module
 from app.translate.glossary import Glossary, GlossaryEntry, GlossaryError
 from app.translate.runner import (
     DocumentError,
@@ -443,3 +444,10 @@ def test_text_already_in_the_target_language_is_not_sent_to_the_model() -> None:
     assert engine.requests == [] and result.segments_translated == 0
     explicit = translate_document(engine, "Hello there, how are you today?", "en", "en")
     assert explicit.same_language and engine.requests == []
+
+
+@pytest.fixture(autouse=True)
+def echoes_count_as_translations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This module's fake engine "translates" by echoing the text (upper-cased or not); the
+    language check would rightly mark that untranslated, and these tests are about the rest."""
+    monkeypatch.setattr(runner_module, "UNTRANSLATED_CONFIDENCE", 2.0)

@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from app.base.settings import Settings
 from app.engines.contract import ChatMessage, LocalModel
 from app.engines.fake import FakeEngine
+from app.translate import runner as runner_module
 from app.translate.glossary import Glossary, GlossaryEntry
 from app.translate.runner import prompt_segment
 from app.ui.engine.controller import EngineController
@@ -271,3 +272,10 @@ def test_text_already_in_the_target_language_is_said_and_nothing_is_sent(env: En
     assert env.panel.notice.kind == "warning"
     assert env.panel.notice.text().startswith("The text is already in ")
     assert env.panel.info_label.text() == "" and env.panel.translate_button.isEnabled()
+
+
+@pytest.fixture(autouse=True)
+def echoes_count_as_translations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This module's fake engine "translates" by echoing the text (upper-cased or not); the
+    language check would rightly mark that untranslated, and these tests are about the rest."""
+    monkeypatch.setattr(runner_module, "UNTRANSLATED_CONFIDENCE", 2.0)
