@@ -238,6 +238,14 @@ SETTINGS: tuple[Setting, ...] = (
             choice_titles={"auto": QT_TRANSLATE_NOOP("SettingsDialog", "System language"),
                            "en": QT_TRANSLATE_NOOP("SettingsDialog", "English"),
                            "zh_CN": "简体中文"}),  # each language in its own words, never translated
+    Setting("theme", str, "system",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Light or dark colours. 'System' follows the desktop's choice."),
+            choices=("system", "light", "dark"),
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Theme"), tab=TAB_INTERFACE,
+            choice_titles={"system": QT_TRANSLATE_NOOP("SettingsDialog", "System"),
+                           "light": QT_TRANSLATE_NOOP("SettingsDialog", "Light"),
+                           "dark": QT_TRANSLATE_NOOP("SettingsDialog", "Dark")}),
     Setting("show_speed_details", bool, True,
 
             QT_TRANSLATE_NOOP("SettingsDialog",

@@ -14,6 +14,7 @@ from app.base.settings import Settings
 from app.chat.history import History
 from app.engines.contract import EngineFactory
 from app.engines.factory import make_engine
+from app.ui.theme import apply_theme
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -57,6 +58,7 @@ def run(model: str | None = None, engine_factory: EngineFactory = make_engine) -
     app = create_application()
     settings = Settings.load_default()
     install_translation(app, settings)
+    apply_theme(app, settings.get_str("theme"))
     history = History(History.default_path())
     history.mark_incomplete_as_interrupted()
     controller = EngineController(engine_factory)

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -39,6 +40,7 @@ from app.ui.server.service import ApiService
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.speed.readout import SpeedReadout
 from app.ui.summarize import SummarizePanel
+from app.ui.theme import apply_theme
 from app.ui.translate import TranslatePanel
 from app.ui.widgets.tasks import Task, run_task
 
@@ -100,6 +102,13 @@ class MainWindow(QMainWindow):
         self._show_state(controller.state)
         self._show_settings_problems()
         self.api.apply()  # serves only when the user turned the API on
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
+
+    def _on_system_scheme(self, _scheme: object) -> None:
+        if self.settings.get_str("theme") == "system":
+            self._apply_theme()
 
     # ---- construction ----------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -300,10 +309,18 @@ class MainWindow(QMainWindow):
         return True
 
     def _on_setting_changed(self, key: str, _value: object) -> None:
+        if key == "theme":
+            self._apply_theme()
         if key in RELOAD_KEYS:
             if key in ("model_path", "remote_model"):
                 self._model_override = None
             self._reload_timer.start()
+
+    def _apply_theme(self) -> None:
+        """Light or dark as the setting says, at once (also when the desktop switches, for 'system')."""
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.settings.get_str("theme"))
 
     # ---- dialogs ---------------------------------------------------------------------
     def open_settings(self) -> None:

@@ -1232,149 +1232,149 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="77"/>
+        <location filename="../../app/ui/main_window.py" line="79"/>
         <source>Chat</source>
         <extracomment>How long closing waits for the engine thread before hiding the window and waiting on.</extracomment>
         <translation>聊天</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="79"/>
+        <location filename="../../app/ui/main_window.py" line="81"/>
         <source>Translate</source>
         <translation>翻译</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="81"/>
+        <location filename="../../app/ui/main_window.py" line="83"/>
         <source>Summarize</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="82"/>
+        <location filename="../../app/ui/main_window.py" line="84"/>
         <source>Models</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="85"/>
+        <location filename="../../app/ui/main_window.py" line="87"/>
         <source>API</source>
         <translation>API</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="106"/>
+        <location filename="../../app/ui/main_window.py" line="115"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="107"/>
+        <location filename="../../app/ui/main_window.py" line="116"/>
         <source>&amp;New chat</source>
         <translation>新建对话(&amp;N)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="109"/>
+        <location filename="../../app/ui/main_window.py" line="118"/>
         <source>&amp;Open model file…</source>
         <translation>打开模型文件(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="111"/>
+        <location filename="../../app/ui/main_window.py" line="120"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="116"/>
+        <location filename="../../app/ui/main_window.py" line="125"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="126"/>
+        <location filename="../../app/ui/main_window.py" line="135"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="127"/>
+        <location filename="../../app/ui/main_window.py" line="136"/>
         <source>&amp;About Kestrel</source>
         <translation>关于 Kestrel(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="140"/>
-        <location filename="../../app/ui/main_window.py" line="229"/>
+        <location filename="../../app/ui/main_window.py" line="149"/>
+        <location filename="../../app/ui/main_window.py" line="238"/>
         <source>No model</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="188"/>
+        <location filename="../../app/ui/main_window.py" line="197"/>
         <source>Preparing the model…</source>
         <translation>正在准备模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="202"/>
+        <location filename="../../app/ui/main_window.py" line="211"/>
         <source>The model was not loaded.</source>
         <translation>模型未加载。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="204"/>
+        <location filename="../../app/ui/main_window.py" line="213"/>
         <source>Kestrel did not load {name} at start, because last time it stopped the engine:</source>
         <translation>Kestrel 启动时没有加载 {name}，因为上次它使引擎停止了：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="206"/>
+        <location filename="../../app/ui/main_window.py" line="215"/>
         <source>Choose it again with File › Open model file… to retry, or choose another model.</source>
         <translation>可通过“文件 › 打开模型文件…”再次选择它重试，或选择其他模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="219"/>
+        <location filename="../../app/ui/main_window.py" line="228"/>
         <source>Loading model…</source>
         <translation>正在加载模型…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="254"/>
+        <location filename="../../app/ui/main_window.py" line="263"/>
         <source>Model ready.</source>
         <translation>模型已就绪。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="258"/>
+        <location filename="../../app/ui/main_window.py" line="267"/>
         <source>The model was loaded with changes: </source>
         <translation>模型已加载，但做了以下调整：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="285"/>
         <source>The model could not be loaded.</source>
         <translation>无法加载模型。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="278"/>
+        <location filename="../../app/ui/main_window.py" line="287"/>
         <source>Choose another file with File › Open model file…</source>
         <translation>请通过“文件 › 打开模型文件…”选择其他文件。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="282"/>
+        <location filename="../../app/ui/main_window.py" line="291"/>
         <source>Open model file</source>
         <translation>打开模型文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="283"/>
+        <location filename="../../app/ui/main_window.py" line="292"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="292"/>
+        <location filename="../../app/ui/main_window.py" line="301"/>
         <source>Not a usable model</source>
         <translation>不是可用的模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="322"/>
+        <location filename="../../app/ui/main_window.py" line="339"/>
         <source>The new interface language is used from the next start.</source>
         <translation>新的界面语言将从下次启动起使用。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="336"/>
+        <location filename="../../app/ui/main_window.py" line="353"/>
         <source>no model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="341"/>
+        <location filename="../../app/ui/main_window.py" line="358"/>
         <source>About Kestrel</source>
         <translation>关于 Kestrel</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="342"/>
+        <location filename="../../app/ui/main_window.py" line="359"/>
         <source>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;Runs language models on this computer with llama.cpp, or on servers you add. It connects to nothing else, except to download a model you ask for.&lt;/p&gt;&lt;p&gt;Engine: %2&lt;/p&gt;</source>
         <translation>&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp 在这台电脑上运行语言模型，也可以使用你添加的服务器上的模型。除了下载你要求的模型之外，它不会连接任何其他地方。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
     </message>
@@ -1383,7 +1383,7 @@
         <translation type="vanished">&lt;h3&gt;Kestrel %1&lt;/h3&gt;&lt;p&gt;借助 llama.cpp，完全在这台电脑上运行语言模型。任何数据都不会离开你的电脑。&lt;/p&gt;&lt;p&gt;引擎：%2&lt;/p&gt;</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="383"/>
+        <location filename="../../app/ui/main_window.py" line="400"/>
         <source>Closing…</source>
         <translation>正在关闭…</translation>
     </message>
@@ -2226,67 +2226,92 @@
         <translation>界面语言</translation>
     </message>
     <message>
+        <location filename="../../app/base/settings.py" line="242"/>
+        <source>Light or dark colours. &apos;System&apos; follows the desktop&apos;s choice.</source>
+        <translation>浅色或深色。“跟随系统”使用桌面的选择。</translation>
+    </message>
+    <message>
         <location filename="../../app/base/settings.py" line="245"/>
+        <source>Theme</source>
+        <translation>主题</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="246"/>
+        <source>System</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="247"/>
+        <source>Light</source>
+        <translation>浅色</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="248"/>
+        <source>Dark</source>
+        <translation>深色</translation>
+    </message>
+    <message>
+        <location filename="../../app/base/settings.py" line="253"/>
         <source>Show speed details</source>
         <translation>显示速度详情</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="247"/>
+        <location filename="../../app/base/settings.py" line="255"/>
         <source>Disk space for saved conversation states, so a chat you return to (or continue after a restart) answers without reading its history again. The least recently used go first; 0 turns saving off.</source>
         <translation>用于保存对话状态的磁盘空间：回到某个对话（或重启后继续）时，无需重新读取其历史即可回答。最久未使用的会先被删除；0 表示不保存。</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="252"/>
+        <location filename="../../app/base/settings.py" line="260"/>
         <source>Saved conversation states (MB)</source>
         <translation>已保存的对话状态（MB）</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="254"/>
+        <location filename="../../app/base/settings.py" line="262"/>
         <source>Serve the loaded model to other programs through an OpenAI-compatible API while Kestrel runs. Every request needs the API key.</source>
         <translation>在 Kestrel 运行时，通过兼容 OpenAI 的 API 向其他程序提供已加载的模型。每个请求都需要 API 密钥。</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="257"/>
+        <location filename="../../app/base/settings.py" line="265"/>
         <source>Serve the API</source>
         <translation>提供 API 服务</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="259"/>
+        <location filename="../../app/base/settings.py" line="267"/>
         <source>Port of the API server.</source>
         <translation>API 服务器的端口。</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="262"/>
+        <location filename="../../app/base/settings.py" line="270"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="264"/>
+        <location filename="../../app/base/settings.py" line="272"/>
         <source>Let other machines on the network reach the API, not only this computer. Anyone with the key can then use your model.</source>
         <translation>允许网络上的其他计算机访问 API，而不仅仅是这台电脑。任何拥有密钥的人都可以使用你的模型。</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="267"/>
+        <location filename="../../app/base/settings.py" line="275"/>
         <source>Reachable from other machines</source>
         <translation>允许其他计算机访问</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="269"/>
+        <location filename="../../app/base/settings.py" line="277"/>
         <source>Web pages allowed to call the API from a browser (CORS), separated by spaces, e.g. http://localhost:3000. Empty: none.</source>
         <translation>允许从浏览器调用 API 的网页（CORS），以空格分隔，例如 http://localhost:3000。留空：不允许任何网页。</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="272"/>
+        <location filename="../../app/base/settings.py" line="280"/>
         <source>Allowed web pages</source>
         <translation>允许的网页</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="274"/>
+        <location filename="../../app/base/settings.py" line="282"/>
         <source>Let a request that names another model of the library load it (the window then uses that model too).</source>
         <translation>允许指定了库中其他模型的请求加载该模型（窗口随后也会使用该模型）。</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="277"/>
+        <location filename="../../app/base/settings.py" line="285"/>
         <source>Requests may load other models</source>
         <translation>请求可以加载其他模型</translation>
     </message>
@@ -2456,7 +2481,7 @@
         <translation>界面语言。选“跟随系统”则与系统语言一致。</translation>
     </message>
     <message>
-        <location filename="../../app/base/settings.py" line="243"/>
+        <location filename="../../app/base/settings.py" line="251"/>
         <source>Show tokens per second and timing details under each reply.</source>
         <translation>在每条回复下方显示每秒 token 数和耗时详情。</translation>
     </message>

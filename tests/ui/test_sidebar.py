@@ -59,8 +59,8 @@ def test_a_search_match_is_highlighted_not_bracketed_and_kept_in_view(qtbot: QtB
     snippet = hit.data(SUBTITLE_ROLE)
     assert f"{MATCH_START}birds{MATCH_END}" in snippet and "[birds]" not in snippet
     assert MATCH_START not in hit.toolTip()
-    html = snippet_html(snippet, "#ffee88")
-    assert '<span style="background-color:#ffee88; font-weight:600">birds</span>' in html
+    html = snippet_html(snippet, "#2f65ca", "#ffffff")
+    assert '<span style="background-color:#2f65ca; color:#ffffff; font-weight:600">birds</span>' in html
     assert "&lt;falcons&gt;" in html  # message text is text, never markup
     visible = html.split("<span")[0]
     assert visible.startswith("…") and len(visible.replace("&lt;", "<").replace("&gt;", ">")) <= LEAD + 1

@@ -32,7 +32,7 @@ def when(timestamp: float, now: dt.datetime | None = None) -> str:
     return str(locale.toString(QDate(moment.year, moment.month, moment.day), QLocale.FormatType.ShortFormat))
 
 
-def snippet_html(snippet: str, highlight: str) -> str:
+def snippet_html(snippet: str, highlight: str, highlight_text: str) -> str:
     """The snippet as HTML from shortly before its first match, each match highlighted."""
     text = " ".join(snippet.split())
     first = text.find(MATCH_START)
@@ -44,8 +44,8 @@ def snippet_html(snippet: str, highlight: str) -> str:
             out.append(escape(part.replace(MATCH_END, "")))
             continue
         match, _, rest = part.partition(MATCH_END)
-        out.append(f'<span style="background-color:{highlight}; font-weight:600">{escape(match)}</span>'
-                   f"{escape(rest)}")
+        out.append(f'<span style="background-color:{highlight}; color:{highlight_text}; font-weight:600">'
+                   f"{escape(match)}</span>{escape(rest)}")
     return "".join(out)
 
 
@@ -57,12 +57,13 @@ class SidebarDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         text_color = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
         quiet = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText)
-        highlight = palette.color(QPalette.ColorRole.Highlight).lighter(160).name()
+        highlight = palette.color(QPalette.ColorRole.Highlight).name()  # with its own text colour: both themes
+        highlight_text = palette.color(QPalette.ColorRole.HighlightedText).name()
         title = escape(str(index.data(Qt.ItemDataRole.DisplayRole) or ""))
         if index.data(CURRENT_ROLE):
             title = f"<b>{title}</b>"
         subtitle = str(index.data(SUBTITLE_ROLE) or "")
-        second = snippet_html(subtitle, highlight) if MATCH_START in subtitle else escape(subtitle)
+        second = snippet_html(subtitle, highlight, highlight_text) if MATCH_START in subtitle else escape(subtitle)
         doc = QTextDocument()
         doc.setDefaultFont(option.font)
         doc.setDocumentMargin(PADDING)
