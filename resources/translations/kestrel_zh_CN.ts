@@ -149,87 +149,87 @@
 <context>
     <name>ChatPanel</name>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="51"/>
+        <location filename="../../app/ui/chat/panel.py" line="54"/>
         <source>the model&apos;s end of text</source>
         <extracomment>Why a reply ended with no text, marked for lupdate (shown through ChatPanel.tr).</extracomment>
         <translation>模型的文本结束标记</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="52"/>
+        <location filename="../../app/ui/chat/panel.py" line="55"/>
         <source>a stop string</source>
         <translation>停止字符串</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="53"/>
+        <location filename="../../app/ui/chat/panel.py" line="56"/>
         <source>the length limit</source>
         <translation>长度上限</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="98"/>
-        <location filename="../../app/ui/chat/panel.py" line="193"/>
+        <location filename="../../app/ui/chat/panel.py" line="101"/>
+        <location filename="../../app/ui/chat/panel.py" line="200"/>
         <source>New chat</source>
         <translation>新建对话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="102"/>
+        <location filename="../../app/ui/chat/panel.py" line="105"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="104"/>
+        <location filename="../../app/ui/chat/panel.py" line="107"/>
         <source>Instructions the model sees before this conversation</source>
         <translation>模型在本对话开始前读到的指令</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="134"/>
+        <location filename="../../app/ui/chat/panel.py" line="137"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="137"/>
+        <location filename="../../app/ui/chat/panel.py" line="140"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="139"/>
+        <location filename="../../app/ui/chat/panel.py" line="142"/>
         <source>Cancel edit</source>
         <translation>取消编辑</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="181"/>
+        <location filename="../../app/ui/chat/panel.py" line="186"/>
         <source>Copied to the clipboard</source>
         <translation>已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="203"/>
+        <location filename="../../app/ui/chat/panel.py" line="210"/>
         <source>Stop the current answer before switching chats.</source>
         <translation>请先停止当前回答，再切换对话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="263"/>
+        <location filename="../../app/ui/chat/panel.py" line="287"/>
         <source>Waiting for the engine: it is busy with other work. Your message is answered next.</source>
         <translation>正在等待引擎：它正忙于其他工作。接下来就会回答你的消息。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="294"/>
+        <location filename="../../app/ui/chat/panel.py" line="318"/>
         <source>Editing a sent message: sending replaces it and every later message.</source>
         <translation>正在编辑已发送的消息：发送后将替换这条消息及其后的所有消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/chat/panel.py" line="355"/>
+        <location filename="../../app/ui/chat/panel.py" line="379"/>
         <source>The conversation is longer than the context window: the %n oldest message(s) were left out of this answer (they stay in the history).</source>
         <translation>
             <numerusform>对话超出了上下文窗口：本次回答未纳入最早的 %n 条消息（它们仍保留在历史记录中）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="394"/>
+        <location filename="../../app/ui/chat/panel.py" line="418"/>
         <source>The model returned no text: it ended at once (%1). Try again, or rephrase the message.</source>
         <translation>模型没有返回任何文字：它立即结束了（%1）。请重试，或换一种说法。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/chat/panel.py" line="311"/>
-        <location filename="../../app/ui/chat/panel.py" line="402"/>
+        <location filename="../../app/ui/chat/panel.py" line="335"/>
+        <location filename="../../app/ui/chat/panel.py" line="426"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
@@ -1391,9 +1391,13 @@
 <context>
     <name>MessageView</name>
     <message>
-        <location filename="../../app/ui/chat/message_view.py" line="131"/>
         <source>&lt;h2&gt;Ask anything.&lt;/h2&gt;&lt;p&gt;Everything runs on this computer: nothing you type leaves it.&lt;/p&gt;</source>
-        <translation>&lt;h2&gt;有什么想问的？&lt;/h2&gt;&lt;p&gt;一切都在这台电脑上运行：你输入的任何内容都不会离开它。&lt;/p&gt;</translation>
+        <translation type="vanished">&lt;h2&gt;有什么想问的？&lt;/h2&gt;&lt;p&gt;一切都在这台电脑上运行：你输入的任何内容都不会离开它。&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/chat/message_view.py" line="131"/>
+        <source>&lt;h2&gt;Ask anything.&lt;/h2&gt;&lt;p&gt;What you type goes to the model you chose, and nowhere else.&lt;/p&gt;</source>
+        <translation>&lt;h2&gt;尽管提问。&lt;/h2&gt;&lt;p&gt;你输入的内容只会发送给你选择的模型，不会去往任何其他地方。&lt;/p&gt;</translation>
     </message>
 </context>
 <context>

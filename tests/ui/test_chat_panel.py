@@ -245,3 +245,24 @@ def test_a_users_markdown_is_rendered_like_a_reply_and_kept_exactly_in_the_histo
     stored = env.history.messages(env.panel.conversation_id or -1)[0]
     assert stored.content == "**Python** question:\n\n```python\nprint('hi')\n```"  # the exact text is kept
     assert env.panel.title_label.text() == "Python question: print('hi')"
+
+
+def test_a_long_chat_opens_with_its_newest_messages_and_the_rest_follow_in_order(qtbot: QtBot, tmp_path: Path) -> None:
+    """Every message was built at once (198 messages held the window 860 ms); now 30, then batches."""
+    e = Env(qtbot, tmp_path, FakeEngine(tokens_per_s=2000))
+    try:
+        chat = e.history.create_conversation("Long", "")
+        ids = [e.history.add_message(chat.id, "user" if i % 2 == 0 else "assistant", f"message {i}").id
+               for i in range(400)]
+        e.panel.open_conversation(chat.id)
+        shown = [w.message_id for w in e.panel.view.widgets()]
+        assert shown == ids[-30:]  # the newest at once
+        qtbot.waitUntil(lambda: len(e.panel.view.widgets()) == 400, timeout=10000)
+        assert [w.message_id for w in e.panel.view.widgets()] == ids  # all of them, oldest first
+        assert [w.text for w in e.panel.view.widgets()][:2] == ["message 0", "message 1"]
+        e.panel.new_conversation()
+        e.panel.open_conversation(chat.id)
+        e.panel._open_search_hit(chat.id, ids[3])  # a hit far up is built at once, not waited for
+        assert e.panel.view.widget(ids[3]) is not None and len(e.panel.view.widgets()) == 400
+    finally:
+        e.close()

@@ -7,7 +7,7 @@ of an update does not grow with the number of messages above it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QGuiApplication
@@ -128,7 +128,7 @@ class MessageView(QScrollArea):
         self._layout.setContentsMargins(16, 12, 16, 12)
         self._layout.setSpacing(10)
         self.empty_label = QLabel(self.tr(
-            "<h2>Ask anything.</h2><p>Everything runs on this computer: nothing you type leaves it.</p>"))
+            "<h2>Ask anything.</h2><p>What you type goes to the model you chose, and nowhere else.</p>"))
         self.empty_label.setObjectName("emptyState")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setContentsMargins(0, 120, 0, 0)
@@ -149,19 +149,44 @@ class MessageView(QScrollArea):
         self._follow = True
         self.empty_label.setVisible(True)
 
-    def add(self, message_id: int, role: str, text: str, stats: Mapping[str, object] | None = None,
-            show_stats: bool = True) -> MessageWidget:
+    def _make(self, message_id: int, role: str, text: str, stats: Mapping[str, object] | None,
+              show_stats: bool) -> MessageWidget:
         widget = MessageWidget(message_id, role, self._inner)
         widget.set_content(text, markdown=True)  # the user's Markdown reads like the replies'
         widget.set_stats(stats, show_stats)
         widget.copy_requested.connect(self._copy)
         widget.edit_requested.connect(self.edit_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)
+        return widget
+
+    def add(self, message_id: int, role: str, text: str, stats: Mapping[str, object] | None = None,
+            show_stats: bool = True) -> MessageWidget:
+        """Append a message at the bottom."""
+        widget = self._make(message_id, role, text, stats, show_stats)
         self._layout.insertWidget(self._layout.count() - 2, widget)
         self._widgets[message_id] = widget
         self.empty_label.setVisible(False)
         self._update_regenerate_buttons()
         return widget
+
+    def add_older(self, messages: Sequence[tuple[int, str, str, Mapping[str, object] | None]],
+                  show_stats: bool = True) -> None:
+        """Put earlier messages (oldest first) above the ones shown, keeping what the reader sees in place.
+
+        A long chat opens with its newest messages and the rest arrive this way, a batch
+        per turn of the event loop, so opening it never holds the window for long.
+        """
+        bar = self.verticalScrollBar()
+        from_bottom = bar.maximum() - bar.value()
+        created = [self._make(mid, role, text, stats, show_stats) for mid, role, text, stats in messages]
+        for index, widget in enumerate(created):
+            self._layout.insertWidget(1 + index, widget)  # after the empty-state label
+        self._widgets = {**{w.message_id: w for w in created}, **self._widgets}
+        self.empty_label.setVisible(not self._widgets)
+        self._update_regenerate_buttons()
+        if not self._follow:  # the reader is up in the chat: keep the same messages under their eyes
+            self._inner.adjustSize()
+            bar.setValue(bar.maximum() - from_bottom)
 
     def widget(self, message_id: int) -> MessageWidget | None:  # type: ignore[override]
         return self._widgets.get(message_id)

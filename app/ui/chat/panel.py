@@ -47,6 +47,9 @@ PERSIST_S = 1.0  # commit a streaming reply at least this often
 BUDGET_MS = 300  # debounce for the context budget while typing
 
 
+OPEN_FIRST = 30  # messages a chat opens with; the older ones follow in batches
+OLDER_BATCH = 25
+
 #: Why a reply ended with no text, marked for lupdate (shown through ChatPanel.tr).
 STOP_WORDS = {"eos": QT_TRANSLATE_NOOP("ChatPanel", "the model's end of text"),
               "stop": QT_TRANSLATE_NOOP("ChatPanel", "a stop string"),
@@ -161,6 +164,8 @@ class ChatPanel(QWidget):
         self._budget_timer = make_timer(self, BUDGET_MS, self._request_budget)
         self._refresh_timer = make_timer(self, 0, self.sidebar.refresh)
         self._system_timer = make_timer(self, 500, self._save_system_prompt)
+        self._older_timer = make_timer(self, 0, self._add_older)
+        self._older: list[tuple[int, str, str, dict[str, object] | None]] = []  # not shown yet, oldest first
 
     def _connect(self) -> None:
         c = self.controller
@@ -189,6 +194,8 @@ class ChatPanel(QWidget):
             return
         self._save_system_prompt()
         self.conversation_id = None
+        self._older_timer.stop()
+        self._older = []
         self.view.clear()
         self.title_label.setText(self.tr("New chat"))
         self._show_system_prompt(self.settings.get_str("system_prompt"))
@@ -213,15 +220,32 @@ class ChatPanel(QWidget):
         self._show_system_prompt(conversation.system_prompt)
         self.view.clear()
         show = self.settings.get_bool("show_speed_details")
-        for message in self.history.messages(conversation_id):
+        messages = self.history.messages(conversation_id)
+        # the newest at once; older ones a batch per event-loop turn, so a long chat never holds the window
+        for message in messages[-OPEN_FIRST:]:
             self.view.add(message.id, message.role, message.content, message.stats, show)
+        self._older = [(m.id, m.role, m.content, m.stats) for m in messages[:-OPEN_FIRST]]
+        if self._older:
+            self._older_timer.start()
         self.view.scroll_to_bottom()
         self.cancel_edit()
         self.sidebar.set_current(conversation_id)
         self._budget_timer.start()
 
+    def _add_older(self, everything: bool = False) -> None:
+        """Show the next batch of earlier messages above the ones shown (or all that are left)."""
+        if not self._older:
+            return
+        count = len(self._older) if everything else OLDER_BATCH
+        batch, self._older = self._older[-count:], self._older[:-count]
+        self.view.add_older(batch, self.settings.get_bool("show_speed_details"))
+        if self._older:
+            self._older_timer.start()
+
     def _open_search_hit(self, conversation_id: int, message_id: int) -> None:
         self.open_conversation(conversation_id)
+        if self.view.widget(message_id) is None:
+            self._add_older(everything=True)  # the hit is further up than what is shown yet
         widget = self.view.widget(message_id)
         if widget is not None:
             QTimer.singleShot(0, lambda: self.view.ensureWidgetVisible(widget))
@@ -468,5 +492,5 @@ class ChatPanel(QWidget):
                 self.history.update_message(self._reply_id, self._reply_widget.text, complete=False)
         # Nothing may touch the history after this: its owner closes it next.
         for timer in (self._flush_timer, self._markdown_timer, self._budget_timer, self._system_timer,
-                      self._refresh_timer):
+                      self._refresh_timer, self._older_timer):
             timer.stop()
