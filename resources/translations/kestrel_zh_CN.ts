@@ -2542,142 +2542,157 @@ Ctrl+Enter translates.</source>
 <context>
     <name>SummarizePanel</name>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="81"/>
+        <location filename="../../app/ui/summarize/panel.py" line="42"/>
+        <source>about %1 s</source>
+        <translation>约 %1 秒</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="44"/>
+        <source>about %1 min</source>
+        <translation>约 %1 分钟</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="46"/>
+        <source>about %1 h %2 min</source>
+        <translation>约 %1 小时 %2 分钟</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/summarize/panel.py" line="82"/>
         <source>No document yet.</source>
         <translation>尚未打开文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="116"/>
+        <location filename="../../app/ui/summarize/panel.py" line="117"/>
         <source>Can&apos;t use this: %1</source>
         <translation>无法使用：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="132"/>
+        <location filename="../../app/ui/summarize/panel.py" line="133"/>
         <source>Open a document</source>
         <translation>打开文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="133"/>
+        <location filename="../../app/ui/summarize/panel.py" line="134"/>
         <source>All files</source>
         <translation>所有文件</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="133"/>
+        <location filename="../../app/ui/summarize/panel.py" line="134"/>
         <source>Documents</source>
         <translation>文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="146"/>
+        <location filename="../../app/ui/summarize/panel.py" line="147"/>
         <source>The clipboard holds no text to summarize.</source>
         <translation>剪贴板中没有可供摘要的文本。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="153"/>
+        <location filename="../../app/ui/summarize/panel.py" line="154"/>
         <source>Pasted text</source>
         <translation>粘贴的文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="157"/>
+        <location filename="../../app/ui/summarize/panel.py" line="159"/>
         <source>A summary is running: cancel it before opening another document.</source>
         <translation>正在生成摘要：请先取消，再打开其他文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="164"/>
+        <location filename="../../app/ui/summarize/panel.py" line="166"/>
         <source>Reading %1…</source>
         <translation>正在读取 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="177"/>
+        <location filename="../../app/ui/summarize/panel.py" line="179"/>
         <source>No document loaded.</source>
         <translation>未加载文档。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="196"/>
+        <location filename="../../app/ui/summarize/panel.py" line="198"/>
         <source>This is a very large document (%1 MB). It is read piece by piece, but summarizing all of it will take a long time; finished parts are kept if you cancel.</source>
         <translation>这是一个非常大的文档（%1 MB）。它会被逐段读取，但完整摘要需要很长时间；如果取消，已完成的部分会保留。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="208"/>
+        <location filename="../../app/ui/summarize/panel.py" line="210"/>
         <source>1 page</source>
         <translation>1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="208"/>
+        <location filename="../../app/ui/summarize/panel.py" line="210"/>
         <source>%1 pages</source>
         <translation>%1 页</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="209"/>
+        <location filename="../../app/ui/summarize/panel.py" line="211"/>
         <source>%1 characters</source>
         <translation>%1 个字符</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="228"/>
+        <location filename="../../app/ui/summarize/panel.py" line="230"/>
         <source>Load a model to count tokens and estimate the time.</source>
         <translation>加载模型后才能统计 token 数并估算用时。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="235"/>
+        <location filename="../../app/ui/summarize/panel.py" line="237"/>
         <source>Counting tokens when the engine is free…</source>
         <translation>引擎空闲时将统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="244"/>
+        <location filename="../../app/ui/summarize/panel.py" line="246"/>
         <source>Counting tokens…</source>
         <translation>正在统计 token 数…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="255"/>
+        <location filename="../../app/ui/summarize/panel.py" line="257"/>
         <source>%1 tokens</source>
         <translation>%1 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="257"/>
+        <location filename="../../app/ui/summarize/panel.py" line="259"/>
         <source> · fits the context: one pass</source>
         <translation> · 可放入上下文：一次完成</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="259"/>
+        <location filename="../../app/ui/summarize/panel.py" line="261"/>
         <source> · %1 parts of up to %2 tokens</source>
         <translation> · 分 %1 部分，每部分最多 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="280"/>
+        <location filename="../../app/ui/summarize/panel.py" line="282"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="294"/>
+        <location filename="../../app/ui/summarize/panel.py" line="296"/>
         <source>Cancelling…</source>
         <translation>正在取消…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="301"/>
+        <location filename="../../app/ui/summarize/panel.py" line="303"/>
         <source>Part %1 of %2</source>
         <translation>第 %1 部分，共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="305"/>
+        <location filename="../../app/ui/summarize/panel.py" line="307"/>
         <source>Reading the whole document in one pass</source>
         <translation>正在一次读取整个文档</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="308"/>
+        <location filename="../../app/ui/summarize/panel.py" line="310"/>
         <source>Combining the parts</source>
         <translation>正在合并各部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="338"/>
+        <location filename="../../app/ui/summarize/panel.py" line="340"/>
         <source>Stopped before the end: what was written so far is kept below.</source>
         <translation>未完成即已停止：已写出的内容保留在下方。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="340"/>
+        <location filename="../../app/ui/summarize/panel.py" line="342"/>
         <source>Stopped: %1 of %2 parts summarized (their points are kept below)</source>
         <translation>已停止：已摘要 %1 / %2 部分（其要点保留在下方）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="342"/>
+        <location filename="../../app/ui/summarize/panel.py" line="344"/>
         <source>Summary stopped.</source>
         <translation>摘要已停止。</translation>
     </message>
@@ -2686,27 +2701,27 @@ Ctrl+Enter translates.</source>
         <translation type="vanished">已取消：已摘要 %1 / %2 部分（结果保留在下方）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="344"/>
+        <location filename="../../app/ui/summarize/panel.py" line="346"/>
         <source>Done in %1 · %2 parts</source>
         <translation>完成，用时 %1 · 共 %2 部分</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="347"/>
+        <location filename="../../app/ui/summarize/panel.py" line="349"/>
         <source> (%1 from the cache)</source>
         <translation>（其中 %1 部分来自缓存）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="349"/>
+        <location filename="../../app/ui/summarize/panel.py" line="351"/>
         <source> · %1 tokens read at %2 tok/s</source>
         <translation> · 已读取 %1 个 token（%2 tok/s）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="351"/>
+        <location filename="../../app/ui/summarize/panel.py" line="353"/>
         <source>Summary done.</source>
         <translation>摘要已完成。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/summarize/panel.py" line="361"/>
+        <location filename="../../app/ui/summarize/panel.py" line="363"/>
         <source>The summary could not be made.</source>
         <translation>无法生成摘要。</translation>
     </message>

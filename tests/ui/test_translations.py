@@ -24,6 +24,7 @@ from app.chat.history import History
 from app.engines.fake import FakeEngine
 from app.ui.engine.controller import EngineController
 from app.ui.main_window import MainWindow
+from app.ui.summarize.panel import eta_text
 from tests import gguf_files
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
@@ -178,6 +179,11 @@ def test_the_main_window_speaks_chinese(zh: Settings, qtbot: QtBot, tmp_path: Pa
             english = [h for h in headers if h.isascii() and h.strip() and h not in ("API",)]
             assert not english, (table.objectName(), headers)
         assert window.readout.text() == "就绪"
+        # the summarize panel's own words: a pasted document's name and the time estimate
+        assert (eta_text(30), eta_text(600), eta_text(4000)) == ("约 30 秒", "约 10 分钟", "约 1 小时 07 分钟")
+        window.summarize_panel.load_text("今天天气很好。" * 30)
+        qtbot.waitUntil(lambda: window.summarize_panel.document is not None, timeout=5000)
+        assert window.summarize_panel.info_label.text().startswith("粘贴的文本")
     finally:
         window.close()
         history.close()

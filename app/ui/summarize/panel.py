@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
@@ -39,11 +39,12 @@ PlanOutcome = tuple[tuple[int, str, int], SummaryPlan, Speeds | None]
 def eta_text(seconds: float) -> str:
     """'about 40 s', 'about 12 min', 'about 3 h 20 min'."""
     if seconds < 60:
-        return f"about {max(1, round(seconds))} s"
+        return QCoreApplication.translate("SummarizePanel", "about %1 s").replace("%1", str(max(1, round(seconds))))
     if seconds < 3600:
-        return f"about {round(seconds / 60)} min"
+        return QCoreApplication.translate("SummarizePanel", "about %1 min").replace("%1", str(round(seconds / 60)))
     hours, minutes = divmod(round(seconds / 60), 60)
-    return f"about {hours} h {minutes:02d} min"
+    return QCoreApplication.translate("SummarizePanel", "about %1 h %2 min").replace("%1", str(hours)).replace(
+        "%2", f"{minutes:02d}")
 
 
 class SummarizePanel(QWidget):
@@ -150,7 +151,8 @@ class SummarizePanel(QWidget):
         self._start_loading(Path(path).name, lambda: extract(path))
 
     def load_text(self, text: str) -> None:
-        self._start_loading(self.tr("Pasted text"), lambda: extract_text(text, name="Pasted text"))
+        name = self.tr("Pasted text")  # the document's name in the interface's language
+        self._start_loading(name, lambda: extract_text(text, name=name))
 
     def _start_loading(self, name: str, read: Callable[[], ExtractedDocument]) -> None:
         if self.running:
