@@ -12,14 +12,13 @@ silently drops the start of a longer prompt, while Kestrel budgets for the conte
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from huggingface_hub.utils import httpx
 
 from app.engines.contract import ChatMessage, GenerationParams
-from app.engines.remote.sse import Chunk, MalformedChunk, StreamedError, mapping, preview
+from app.engines.remote.sse import Chunk, MalformedChunk, json_object, mapping
 
 CHAT_PATH = "/api/chat"  # under the server's root, not under /v1
 ACCEPT = "application/x-ndjson"
@@ -41,14 +40,7 @@ def chat_body(model_id: str, messages: Sequence[ChatMessage], params: Generation
 
 def parse_line(line: str) -> Chunk:
     """One line of the reply as a :class:`Chunk`; the last one (``done: true``) carries the metrics."""
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        raise MalformedChunk(f"not JSON: {preview(line)!r}") from None
-    if not isinstance(obj, Mapping):
-        raise MalformedChunk(f"not a JSON object: {preview(line)!r}")
-    if obj.get("error") is not None:
-        raise StreamedError(obj)
+    obj = json_object(line)
     message = mapping(obj.get("message"), "message") or {}
     content = message.get("content", "")
     if not isinstance(content, str):

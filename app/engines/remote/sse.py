@@ -58,10 +58,8 @@ def mapping(value: Any, what: str) -> Mapping[str, Any] | None:
     return value
 
 
-def parse_chunk(data: str) -> Chunk:
-    """One event's data as a :class:`Chunk`."""
-    if data.strip() == DONE_MARK:
-        return Chunk(done=True)
+def json_object(data: str) -> Mapping[str, Any]:
+    """A streamed piece's JSON object; MalformedChunk when it is not one, StreamedError when it is an error."""
     try:
         obj = json.loads(data)
     except ValueError:
@@ -70,6 +68,14 @@ def parse_chunk(data: str) -> Chunk:
         raise MalformedChunk(f"not a JSON object: {preview(data)!r}")
     if obj.get("error") is not None:
         raise StreamedError(obj)
+    return obj
+
+
+def parse_chunk(data: str) -> Chunk:
+    """One event's data as a :class:`Chunk`."""
+    if data.strip() == DONE_MARK:
+        return Chunk(done=True)
+    obj = json_object(data)
     content, finish = "", None
     choices = obj.get("choices")
     if choices is not None and not isinstance(choices, list):
