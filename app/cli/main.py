@@ -13,8 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.cli import chat, compare, download, gui, models, quantize, serve, summarize, translate
+from app.cli import chat, gui, serve, summarize, translate
 from app.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, CliError
+from app.cli.library import compare, download, quantize
+from app.cli.library import listing as models
 from app.engines.contract import EngineError
 from app.engines.llama import quantize as quantize_child
 from app.engines.process import child as engine_child

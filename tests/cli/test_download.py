@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.download import _Reporter, main
+from app.cli.library.download import _Reporter, main
 from app.models.download import DownloadProgress, target_path
 from app.models.library import Library
 from tests.hub_server import FakeHub, model_bytes
@@ -122,7 +122,7 @@ def test_ctrl_c_stops_keeps_the_part_and_exits_130(hub: FakeHub, kestrel_home: P
     hub.rate = 1 << 20
     env = {**os.environ, "KESTREL_HOME": str(kestrel_home), "HF_HOME": str(tmp_path / "hf"),
            "HF_HUB_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli.download", "download", REPO, FILE,
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli.library.download", "download", REPO, FILE,
                              "--endpoint", hub.url, "--json"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -18,6 +18,10 @@ from app.engines.contract import EngineError
 
 CLI = Path(app.cli.__file__).parent
 COMMANDS = {"gui", "chat", "models", "quantize", "compare", "download", "translate", "summarize", "serve"}
+#: Where each command lives: ``app/cli/<name>.py``, the model-library ones in ``app/cli/library/``.
+MODULES = {name: f"app.cli.{name}" for name in COMMANDS} | {
+    "models": "app.cli.library.listing", "quantize": "app.cli.library.quantize",
+    "compare": "app.cli.library.compare", "download": "app.cli.library.download"}
 
 
 def imports(path: Path) -> set[str]:
@@ -36,11 +40,11 @@ def test_every_command_is_registered_by_its_own_module() -> None:
     subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert set(subparsers.choices) == COMMANDS
     for name in COMMANDS:
-        assert (CLI / f"{name}.py").is_file(), name
+        assert (CLI.parent.parent / (MODULES[name].replace(".", "/") + ".py")).is_file(), name
         args = build_parser().parse_args([name, *{"quantize": ["in.gguf", "--to", "Q8_0"], "compare": ["a", "b"],
                                                   "download": ["repo", "file"], "translate": ["hi", "--to", "fr"],
                                                   "summarize": ["doc.txt"]}.get(name, [])])
-        assert args.run.__module__ == f"app.cli.{name}"
+        assert args.run.__module__ == MODULES[name]
 
 
 def test_no_command_imports_main_and_only_engine_makes_engines() -> None:

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m app.cli.download download ...``: the subcommand on its own, same conventions."""
+    """``python -m app.cli.library.download download ...``: the subcommand on its own, same conventions."""
     parser = argparse.ArgumentParser(prog="kestrel")
     add_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     args = parser.parse_args(argv)

@@ -1,0 +1,1 @@
+"""The commands about the model library: list it (``models``), download, quantize, compare variants."""
