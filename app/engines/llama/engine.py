@@ -50,7 +50,7 @@ from app.engines.contract import (
 )
 from app.engines.llama import native
 from app.engines.llama.chat_format import ChatFormatter, TemplateError
-from app.engines.llama.kvstore import MIN_TOKENS, KVStore
+from app.engines.llama.kvstore import MIN_TOKENS, KVStore, common_prefix
 from app.engines.llama.loadplan import auto_layers, describe_change, is_memory_failure, plan
 from app.engines.llama.logprobs import all_logprobs
 from app.engines.llama.sampling import make_sampler
@@ -80,15 +80,6 @@ def default_threads() -> int:
     except AttributeError:  # macOS, Windows
         n = os.cpu_count() or 1
     return n if n <= 4 else max(4, n // 2)
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the shared prefix of two token lists."""
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 class _OutOfMemoryError(Exception):

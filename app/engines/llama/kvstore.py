@@ -95,7 +95,8 @@ class Match:
     entry_name: str
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the shared prefix of two token lists (the KV cache's, a saved state's, a prompt's)."""
     n = min(len(a), len(b))
     i = 0
     while i < n and a[i] == b[i]:
@@ -230,7 +231,7 @@ class KVStore:
         for name, entry in entries:
             if entry.foreign:
                 continue
-            shared = _common_prefix(entry.tokens, prompt)
+            shared = common_prefix(entry.tokens, prompt)
             if shared >= at_least and (best is None or shared > best.shared):
                 best = Match(entry.tokens.tolist(), shared, name)
         return best
