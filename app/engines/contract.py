@@ -46,7 +46,7 @@ class LocalModel:
     n_gpu_layers: int = -1  # -1: automatic (as many as fit in free VRAM), 0: CPU only
     allow_fallback: bool = True  # on a memory failure, retry with fewer GPU layers, then less context
     flash_attn: bool | None = None  # None: let llama.cpp decide (auto)
-    state_budget_mb: int = 2048  # disk for saved conversation KV states (kvstore); 0 turns saving off
+    state_budget_mb: int = 2048  # disk for saved conversation KV states (app.engines.llama.states); 0 turns saving off
 
     @property
     def label(self) -> str:

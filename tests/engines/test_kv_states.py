@@ -12,9 +12,8 @@ import pytest
 
 from app.base import paths
 from app.engines.contract import ChatMessage, GenerationParams, GenerationStats, LocalModel
-from app.engines.llama import kvstore
 from app.engines.llama.engine import LlamaEngine
-from app.engines.llama.kvstore import SUFFIX, KVStore, StateKey
+from app.engines.llama.states.store import SUFFIX, KVStore, StateKey, decode, encode
 from app.engines.process.engine import ProcessEngine
 
 GREEDY = GenerationParams(max_tokens=6, temperature=0.0)
@@ -140,8 +139,8 @@ def test_a_damaged_state_is_ignored_deleted_and_recomputed(make_engine: Factory,
     elif damage == "flip":  # same size, header intact: only the checksum tells
         path.write_bytes(blob[:-100] + bytes(b ^ 0xFF for b in blob[-100:]))
     else:  # a well-formed file whose state llama.cpp refuses
-        tokens, _ = kvstore.decode(blob, key) or ([], b"")
-        path.write_bytes(b"".join(kvstore.encode(key, tokens, b"not a llama.cpp state" * 50)))
+        tokens, _ = decode(blob, key) or ([], b"")
+        path.write_bytes(b"".join(encode(key, tokens, b"not a llama.cpp state" * 50)))
     restarted = make_engine()
     text, stats = reply(restarted, messages)
     assert text == expected

@@ -50,11 +50,11 @@ from app.engines.contract import (
 )
 from app.engines.llama import native
 from app.engines.llama.chat_format import ChatFormatter, TemplateError
-from app.engines.llama.kvstore import MIN_TOKENS, KVStore, common_prefix
 from app.engines.llama.loadplan import auto_layers, describe_change, is_memory_failure, plan
 from app.engines.llama.logprobs import all_logprobs
 from app.engines.llama.sampling import make_sampler
-from app.engines.llama.saved_states import load_state, open_store, save_state
+from app.engines.llama.states.llama_io import load_state, open_store, save_state
+from app.engines.llama.states.store import MIN_TOKENS, KVStore, common_prefix
 from app.engines.llama.textstream import LeadingSpaceTrimmer, StopBuffer, Utf8Stream
 from app.gguf.memory import machine_memory
 from app.gguf.reader import GGUFError, GGUFInfo, read_gguf_info

@@ -28,7 +28,7 @@ from app.engines.contract import (
     LiveStats,
     LoadCancelled,
 )
-from app.engines.llama import kvstore
+from app.engines.llama.states import store
 from app.engines.process.protocol import (
     Delta,
     Done,
@@ -114,7 +114,7 @@ class _Child:
             try:
                 message = self._conn.recv()
             except (EOFError, OSError):
-                kvstore.flush_all(STATE_FLUSH_S)  # a conversation state still being written
+                store.flush_all(STATE_FLUSH_S)  # a conversation state still being written
                 os._exit(0)
             if isinstance(message, Stop):
                 with self._lock:

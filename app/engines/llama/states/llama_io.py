@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.base import paths
-from app.engines.llama.kvstore import KVStore, Match, StateKey, model_identity
+from app.engines.llama.states.store import KVStore, Match, StateKey, model_identity
 
 SEQ = 0  # the one sequence the engine uses
 
