@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.engines.contract import ChatMessage, GenerationParams, LocalModel
 from app.engines.llama import native
-from app.engines.llama.engine import LlamaEngine, default_threads
+from app.engines.llama.engine import LlamaEngine
+from app.engines.llama.opening import default_threads
 from app.engines.process.engine import ProcessEngine
 from app.models.starter import ensure_starter_model
 

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.engines.contract import ChatMessage, GenerationParams, GenerationStats, LocalModel
-from app.engines.llama.engine import default_threads
+from app.engines.llama.opening import default_threads
 from app.engines.llama.states.store import SUFFIX, read_header
 from app.engines.process.engine import ProcessEngine
 from app.models.starter import ensure_starter_model

@@ -50,7 +50,7 @@ import psutil
 from huggingface_hub.utils import httpx
 
 from app.engines.contract import ChatMessage, Endpoint, GenerationParams
-from app.engines.llama.engine import default_threads
+from app.engines.llama.opening import default_threads
 from app.engines.remote.engine import RemoteEngine
 from app.models.starter import ensure_starter_model
 

@@ -179,6 +179,21 @@ SETTINGS: tuple[Setting, ...] = (
             choice_titles={"auto": QT_TRANSLATE_NOOP("SettingsDialog", "Automatic"),
                            "on": QT_TRANSLATE_NOOP("SettingsDialog", "On"),
                            "off": QT_TRANSLATE_NOOP("SettingsDialog", "Off")}),
+    Setting("speculative", str, "auto",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Speculative decoding: guess the next few tokens (from text already in the prompt, or "
+                              "with the draft model) and check them in one step. 'Automatic' keeps it on only while "
+                              "it makes the reply faster on this machine; the reply is the same either way."),
+            choices=("auto", "off"),
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Speculative decoding"), tab=TAB_MODEL,
+            choice_titles={"auto": QT_TRANSLATE_NOOP("SettingsDialog", "Automatic"),
+                           "off": QT_TRANSLATE_NOOP("SettingsDialog", "Off")}),
+    Setting("draft_model", str, "",
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "A smaller GGUF model with the same vocabulary as the model (for example the 1B "
+                              "model of the same family), loaded beside it to draft tokens. Empty: drafts come "
+                              "from the text alone."),
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Draft model file"), tab=TAB_MODEL),
     Setting("temperature", float, 0.7,
             QT_TRANSLATE_NOOP("SettingsDialog",
                               "Randomness of replies. Lower is more focused and repeatable, higher is more varied."),

@@ -136,6 +136,9 @@ def summary_line(stats: Mapping[str, object]) -> str:
     restored = _restored(stats)
     if restored:
         parts.append(restored)
+    drafts = _drafts(_count(stats, "drafted_tokens"), _count(stats, "accepted_tokens"))
+    if drafts:
+        parts.append(drafts)
     used, n_ctx = _count(stats, "context_used"), _count(stats, "n_ctx")
     if used is not None and n_ctx:
         parts.append(f"ctx {used:,}/{n_ctx:,}{_where(stats, 'context_used')}")
@@ -152,6 +155,13 @@ def _restored(stats: Mapping[str, object]) -> str:
         return ""
     took = _number(stats, "restore_s")
     return f"restored {restored:,} tokens" + (f" in {format_seconds(took)}" if took is not None and took >= 0 else "")
+
+
+def _drafts(drafted: int | None, accepted: int | None) -> str:
+    """'drafted 120, accepted 95 (79%)' when speculative decoding proposed tokens, else ''."""
+    if not drafted or accepted is None:
+        return ""
+    return f"drafted {drafted:,}, accepted {accepted:,} ({accepted / drafted:.0%})"
 
 
 def _server_lines(stats: Mapping[str, object]) -> list[str]:
@@ -224,6 +234,9 @@ def details_tooltip(stats: Mapping[str, object]) -> str:
     elif reply:
         lines.append(f"Generation: {UNKNOWN}")
 
+    drafts = _drafts(_count(stats, "drafted_tokens"), _count(stats, "accepted_tokens"))
+    if drafts:
+        lines.append(f"Speculative decoding: {drafts} (the generation speed above includes the accepted tokens)")
     lines.extend(_server_lines(stats))
 
     completion = _count(stats, "completion_tokens")
@@ -274,4 +287,5 @@ def live_line(live: LiveStats) -> str:
     server_tps = live.server.decode_tps if live.server is not None else None
     if server_tps is not None and server_tps > 0:  # llama-server's own running figure
         parts.append(f"server {format_rate(server_tps)}")
-    return SEP.join([*parts, _tokens(live.completion_tokens)])
+    drafts = _drafts(live.drafted_tokens, live.accepted_tokens)
+    return SEP.join([*parts, _tokens(live.completion_tokens), *([drafts] if drafts else [])])

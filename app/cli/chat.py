@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.base.settings import Settings
-from app.cli.engine import add_endpoint_arguments, model_name, open_engine
+from app.cli.engine import add_endpoint_arguments, add_speculative_argument, model_name, open_engine, speculation
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
 from app.engines.contract import ChatMessage, Engine, EngineError, GenerationParams, GenerationStats, LoadedModel
 from app.models.params import generation_params
@@ -18,7 +18,8 @@ from app.models.params import generation_params
 # The figures of the ``--json`` line, in this order; a figure nobody measured is null.
 JSON_FIGURES = ("prompt_tokens", "cached_tokens", "evaluated_tokens", "completion_tokens", "ttft_s",
                 "prefill_tps", "decode_tps", "prefill_s", "decode_s", "total_s", "stop_reason", "n_ctx",
-                "context_used", "backend", "gpu_layers", "model", "sources")
+                "context_used", "backend", "gpu_layers", "model", "sources", "restored_tokens", "drafted_tokens",
+                "accepted_tokens")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -37,8 +38,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--gpu-layers", type=int, help="layers to offload to the GPU (-1: all)")
     parser.add_argument("--turns", type=Path, metavar="FILE.json",
                         help="play a JSON list of user turns as one conversation")
+    add_speculative_argument(parser)
     parser.add_argument("--json", action="store_true",
-                        help="after each answer print one JSON line with its speed figures")
+                        help="after each answer print one JSON line with its speed figures (drafted and accepted "
+                             "tokens included)")
     parser.set_defaults(run=run)
     return parser
 
@@ -89,11 +92,13 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"{name} must be at least {low}")
     if args.temperature is not None and not 0 <= args.temperature <= 5:
         raise CliError("--temperature must be between 0 and 5")
-    params = generation_params(settings, max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
+    mode, draft = speculation(args.speculative)
+    params = generation_params(settings, max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed,
+                               speculative=mode)
 
     with open_engine(settings, args.model, n_ctx=args.n_ctx, n_threads=args.threads,
                      n_gpu_layers=args.gpu_layers, endpoint=args.endpoint,
-                     api_key_env=args.api_key_env) as (engine, loaded):
+                     api_key_env=args.api_key_env, draft_model=draft) as (engine, loaded):
         stop = threading.Event()
         restore_sigint = install_sigint(stop)
         history = [ChatMessage("system", system)] if system and system.strip() else []

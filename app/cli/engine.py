@@ -10,20 +10,23 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from app.base.credentials import CredentialError, env_reference
 from app.base.settings import Settings
 from app.cli.errors import CliError
-from app.engines.contract import Endpoint, Engine, EngineError, LoadedModel, ModelSpec
+from app.engines.contract import Endpoint, Engine, EngineError, LoadedModel, ModelSpec, Speculation
 from app.engines.factory import make_engine
 from app.models.params import load_spec
 from app.models.selection import ModelNotFound
 from app.models.starter import StarterModelMissing
 
-__all__ = ["add_endpoint_arguments", "make_engine", "model_name", "new_engine", "open_engine"]
+__all__ = ["add_endpoint_arguments", "add_speculative_argument", "make_engine", "model_name", "new_engine",
+           "open_engine", "speculation"]
 
 
 MAX_PARALLEL = 64
+_MODES: dict[str, Speculation] = {"off": "off", "auto": "auto", "ngram": "ngram"}
 
 
 def add_endpoint_arguments(parser: argparse.ArgumentParser, *, parallel: bool = False) -> None:
@@ -39,6 +42,26 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser, *, parallel: bool = 
     if parallel:
         group.add_argument("--parallel", metavar="N", type=int,
                            help="requests to send at once (default: the slots llama-server reports, else 1)")
+
+
+def add_speculative_argument(parser: argparse.ArgumentParser) -> None:
+    """``--speculative off|auto|ngram|DRAFT.gguf`` for commands that generate text with a local model."""
+    parser.add_argument("--speculative", metavar="off|auto|ngram|DRAFT.gguf",
+                        help="speculative decoding: auto (default: drafts from the text while that is faster), "
+                             "off, ngram (always draft from the text), or a smaller GGUF with the same vocabulary "
+                             "to draft with")
+
+
+def speculation(value: str | None) -> tuple[Speculation | None, Path | None]:
+    """``--speculative``'s value as (mode, draft model file); (None, None) when not given."""
+    if value is None:
+        return None, None
+    if value in _MODES:
+        return _MODES[value], None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise CliError(f"--speculative must be off, auto, ngram or a draft model file; {value!r} is none of these")
+    return "draft", path
 
 
 def endpoint_spec(endpoint: str, model: str | None, api_key_env: str | None, n_ctx: int | None,
@@ -64,7 +87,7 @@ def new_engine(spec: ModelSpec) -> Engine:
 def open_engine(settings: Settings, model: str | None, *, n_ctx: int | None = None,
                 n_threads: int | None = None, n_gpu_layers: int | None = None,
                 endpoint: str | None = None, api_key_env: str | None = None, parallel: int | None = None,
-                ) -> Iterator[tuple[Engine, LoadedModel]]:
+                draft_model: Path | None = None) -> Iterator[tuple[Engine, LoadedModel]]:
     """The engine with ``model`` (or the one in settings) loaded; unloaded again on the way out.
 
     With ``endpoint`` the model is ``model`` on that server. A missing model or one that
@@ -72,12 +95,15 @@ def open_engine(settings: Settings, model: str | None, *, n_ctx: int | None = No
     """
     spec: ModelSpec
     if endpoint is not None:
+        if draft_model is not None:
+            raise CliError("a draft model (--speculative FILE) applies to local models, not with --endpoint")
         spec = endpoint_spec(endpoint, model, api_key_env, n_ctx, parallel)
     else:
         if api_key_env is not None or parallel is not None:
             raise CliError(f"--{'api-key-env' if api_key_env is not None else 'parallel'} only applies with --endpoint")
         try:
-            spec = load_spec(settings, model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+            spec = load_spec(settings, model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                             draft_model=draft_model)
         except (ModelNotFound, StarterModelMissing) as exc:
             raise CliError(str(exc)) from exc
     try:

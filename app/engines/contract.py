@@ -25,6 +25,10 @@ StopReason = Literal["eos", "length", "stop", "cancelled", "context", "error"]
 #: Where a figure was measured: by the engine in this process, reported by a server,
 #: or timed here on the client side of a connection.
 Source = Literal["engine", "server", "client"]
+#: Speculative decoding for a reply: "auto" drafts (with the draft model when one is loaded, else
+#: from n-grams of the prompt and reply) while it makes the reply faster; "ngram" and "draft"
+#: always draft that way (for measuring); "off" never drafts.
+Speculation = Literal["auto", "off", "ngram", "draft"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class LocalModel:
     allow_fallback: bool = True  # on a memory failure, retry with fewer GPU layers, then less context
     flash_attn: bool | None = None  # None: let llama.cpp decide (auto)
     state_budget_mb: int = 2048  # disk for saved conversation KV states (app.engines.llama.states); 0 turns saving off
+    draft_model: Path | None = None  # a smaller GGUF with the same vocabulary, for speculative decoding
 
     @property
     def label(self) -> str:
@@ -92,6 +97,7 @@ class GenerationParams:
     #: keep the conversation's KV state on disk after the reply (an engine that can): a chat or an
     #: API conversation is continued later; a one-off document step is not worth the disk
     save_state: bool = True
+    speculative: Speculation = "auto"
 
 
 # ---- what came back -------------------------------------------------------------------
@@ -152,6 +158,8 @@ class LiveStats:
     elapsed_s: float
     decode_tps: float | None  # rolling over the last ~2 s of decoding; None until known
     server: ServerFigures | None = None  # a server's own running figures (llama-server's per-token timings)
+    drafted_tokens: int | None = None  # speculative decoding: tokens proposed so far (None: not drafting)
+    accepted_tokens: int | None = None  # of those, the tokens the model agreed with
 
 
 #: The figures of :class:`GenerationStats` that carry a source.
@@ -190,6 +198,8 @@ class GenerationStats:
     sources: Mapping[str, Source] = field(default_factory=dict)
     restored_tokens: int | None = None  # prompt tokens taken from a conversation state saved on disk
     restore_s: float | None = None  # time to read and restore that state (part of ttft_s)
+    drafted_tokens: int | None = None  # speculative decoding: tokens proposed by the draft (None: it did not run)
+    accepted_tokens: int | None = None  # drafted tokens the model agreed with (each saved a decode step)
 
     def source_of(self, figure: str) -> Source | None:
         """Where ``figure`` was measured, or None when it is unknown."""

@@ -10,17 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.base.settings import Settings
-from app.engines.contract import GenerationParams, LocalModel, ModelSpec
+from app.engines.contract import GenerationParams, LocalModel, ModelSpec, Speculation
 from app.models.connections import chosen_endpoint
 from app.models.library import Library
 from app.models.selection import resolve_model_path
 
 FLASH_ATTN = {"auto": None, "on": True, "off": False}
+SPECULATION: dict[str, Speculation] = {"auto": "auto", "off": "off"}
 
 
 def local_model(settings: Settings, path: Path, *, n_ctx: int | None = None, n_threads: int | None = None,
-                n_gpu_layers: int | None = None) -> LocalModel:
+                n_gpu_layers: int | None = None, draft_model: Path | None = None) -> LocalModel:
     """How to load the GGUF at ``path``, from the settings and any overrides."""
+    stored_draft = settings.get_str("draft_model")
     return LocalModel(
         path=path,
         n_ctx=n_ctx or settings.get_int("n_ctx"),
@@ -28,12 +30,13 @@ def local_model(settings: Settings, path: Path, *, n_ctx: int | None = None, n_t
         n_gpu_layers=n_gpu_layers if n_gpu_layers is not None else settings.get_int("n_gpu_layers"),
         flash_attn=FLASH_ATTN[settings.get_str("flash_attn")],
         state_budget_mb=settings.get_int("kv_state_budget_mb"),
+        draft_model=draft_model or (Path(stored_draft).expanduser() if stored_draft else None),
     )
 
 
 def load_spec(settings: Settings, model: str | None = None, library: Library | None = None, *,
               n_ctx: int | None = None, n_threads: int | None = None,
-              n_gpu_layers: int | None = None) -> ModelSpec:
+              n_gpu_layers: int | None = None, draft_model: Path | None = None) -> ModelSpec:
     """The model to load: ``model`` if given, else the server model or the file in settings, else the starter model.
 
     A server model chosen in the Models tab gives an ``Endpoint`` (``n_ctx`` overrides the
@@ -46,11 +49,12 @@ def load_spec(settings: Settings, model: str | None = None, library: Library | N
         if remote is not None:
             return remote
     path = resolve_model_path(model, settings, library)
-    return local_model(settings, path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
+    return local_model(settings, path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                       draft_model=draft_model)
 
 
 def generation_params(settings: Settings, *, max_tokens: int | None = None, temperature: float | None = None,
-                      seed: int | None = None) -> GenerationParams:
+                      seed: int | None = None, speculative: Speculation | None = None) -> GenerationParams:
     """Sampling for one reply, from the settings and any overrides."""
     stored_seed = settings.get_int("seed")
     return GenerationParams(
@@ -61,4 +65,5 @@ def generation_params(settings: Settings, *, max_tokens: int | None = None, temp
         min_p=settings.get_float("min_p"),
         repeat_penalty=settings.get_float("repeat_penalty"),
         seed=seed if seed is not None else (stored_seed if stored_seed >= 0 else None),
+        speculative=speculative or SPECULATION[settings.get_str("speculative")],
     )

@@ -11,7 +11,8 @@ from app.base import atomic
 from app.base.settings import SETTINGS, SETTINGS_BY_KEY, TAB_OTHER, Setting, SettingError, Settings
 
 EXPECTED_KEYS = [
-    "model_path", "remote_model", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "temperature", "top_k",
+    "model_path", "remote_model", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "speculative", "draft_model",
+    "temperature", "top_k",
     "top_p", "min_p", "repeat_penalty", "max_tokens", "seed", "system_prompt",
     "context_overflow", "ui_language", "theme", "show_speed_details", "kv_state_budget_mb", "api_server", "api_port",
     "api_network", "api_origins", "api_allow_load",

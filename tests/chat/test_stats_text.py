@@ -152,6 +152,21 @@ def test_a_restored_conversation_says_how_many_tokens_and_how_long() -> None:
     assert "restored" not in details_tooltip({**stats, "restored_tokens": "many"})
 
 
+def test_speculative_decoding_shows_drafted_and_accepted_tokens() -> None:
+    stats = make_stats(drafted_tokens=120, accepted_tokens=95)
+    assert summary_line(stats) == (
+        "42.3 tok/s · TTFT 85 ms · prompt 310 tok/s · 1,900 cached · drafted 120, accepted 95 (79%) · ctx 2,345/4,096"
+    )
+    assert ("Speculative decoding: drafted 120, accepted 95 (79%) (the generation speed above includes the accepted "
+            "tokens)") in details_tooltip(stats).splitlines()
+    live = LiveStats("decode", 50, 50, 50, 30, 1.0, 42.0, drafted_tokens=20, accepted_tokens=5)
+    assert live_line(live) == "42.0 tok/s · 30 tokens · drafted 20, accepted 5 (25%)"
+    # not drafting (None), nothing drafted yet (0) or an old history entry: no part at all
+    for quiet in (make_stats(), make_stats(drafted_tokens=0, accepted_tokens=0), make_stats(drafted_tokens="x")):
+        assert "drafted" not in summary_line(quiet) and "Speculative" not in details_tooltip(quiet)
+    assert "drafted" not in live_line(LiveStats("decode", 50, 50, 50, 30, 1.0, 42.0))
+
+
 # ---- live_line ---------------------------------------------------------------------
 
 

@@ -222,3 +222,37 @@ def test_a_model_that_crashes_the_engine_is_one_line_and_exit_1(
     captured = capsys.readouterr()
     assert captured.err == f"kestrel: error: The engine stopped while loading crash.gguf: {ASSERT_REASON}.\n"
     assert captured.out == ""
+
+
+def test_speculative_flag_and_settings_reach_the_engine(
+        fake_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    draft = tmp_path / "draft.gguf"
+    draft.write_bytes(b"GGUF")
+    engine = RecordingEngine(reply="Fine.")
+    asked = use_engine(monkeypatch, engine)
+    assert main(["chat", "--model", str(fake_model), "Hi"]) == 0
+    Settings.load_default().update({"speculative": "off"})
+    assert main(["chat", "--model", str(fake_model), "Hi"]) == 0
+    assert main(["chat", "--model", str(fake_model), "--speculative", "ngram", "Hi"]) == 0
+    assert main(["chat", "--model", str(fake_model), "--speculative", str(draft), "Hi"]) == 0
+    assert [p.speculative for p in engine.params] == ["auto", "off", "ngram", "draft"]
+    assert [spec.draft_model for spec in asked if isinstance(spec, LocalModel)] == [None, None, None, draft]
+    capsys.readouterr()
+    assert main(["chat", "--model", str(fake_model), "--speculative", "fast", "Hi"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("kestrel: error: --speculative must be off, auto, ngram or a draft model file; "
+                   "'fast' is none of these\n")
+
+
+@pytest.mark.real_model
+def test_chat_json_line_reports_drafted_and_accepted_tokens(home_with_starter: Path) -> None:
+    prompt = "one two three four five six seven eight nine ten. " * 4 + "one two three"
+    lines = {}
+    for mode in ("off", "ngram"):
+        result = kestrel(["chat", "--max-tokens", "24", "--temperature", "0", "--speculative", mode, "--json", prompt],
+                         home_with_starter)
+        assert result.returncode == 0, result.stderr
+        lines[mode] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert lines["off"]["drafted_tokens"] is None and lines["off"]["accepted_tokens"] is None
+    assert lines["ngram"]["drafted_tokens"] >= lines["ngram"]["accepted_tokens"] > 0
+    assert lines["ngram"]["text"] == lines["off"]["text"]

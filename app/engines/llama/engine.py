@@ -21,10 +21,9 @@ Not thread-safe: one thread (the UI's engine worker, or the CLI) uses an engine.
 
 from __future__ import annotations
 
-import ctypes
-import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -38,7 +37,6 @@ from app.engines.contract import (
     GenerationParams,
     GenerationStats,
     LiveStats,
-    LoadCancelled,
     LoadedModel,
     LoadProgress,
     LocalModel,
@@ -50,17 +48,21 @@ from app.engines.contract import (
 )
 from app.engines.llama import native
 from app.engines.llama.chat_format import ChatFormatter, TemplateError
-from app.engines.llama.loadplan import auto_layers, describe_change, is_memory_failure, plan
+from app.engines.llama.loadplan import auto_layers, describe_change, plan
 from app.engines.llama.logprobs import all_logprobs
+from app.engines.llama.opening import N_BATCH, OutOfMemory, default_threads, open_model
 from app.engines.llama.sampling import make_sampler
+from app.engines.llama.speculative.draft_model import DraftModel, DraftModelError
+from app.engines.llama.speculative.drafting import draft_counts, speculator
+from app.engines.llama.speculative.verify import DecodeFailed
 from app.engines.llama.states.llama_io import load_state, open_store, save_state
 from app.engines.llama.states.store import MIN_TOKENS, KVStore, common_prefix
 from app.engines.llama.textstream import LeadingSpaceTrimmer, StopBuffer, Utf8Stream
+from app.engines.llama.vocab import Pieces, tokenize
 from app.gguf.memory import machine_memory
 from app.gguf.reader import GGUFError, GGUFInfo, read_gguf_info
 
 CTX_ALIGN = 256  # llama.cpp pads n_ctx to 256; keeping ours aligned keeps prefix math exact
-N_BATCH = 512
 PROGRESS_INTERVAL_S = 0.25
 TEMPLATE_DEADLINE_S = 2.0  # a chat template renders in milliseconds; one that runs longer is refused
 ABORTED = 2  # llama_decode's return code when the abort callback said stop
@@ -73,17 +75,9 @@ def round_ctx(n_ctx: int) -> int:
     return max(CTX_ALIGN, -(-n_ctx // CTX_ALIGN) * CTX_ALIGN)
 
 
-def default_threads() -> int:
-    """Decode threads: every core on small machines, half the logical CPUs on big ones."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        n = os.cpu_count() or 1
-    return n if n <= 4 else max(4, n // 2)
-
-
-class _OutOfMemoryError(Exception):
-    """A load attempt ran out of memory; the engine may retry with less."""
+def _generation_failed(code: int) -> EngineError:
+    return EngineError(f"llama.cpp failed while generating (code {code}); "
+                       + (native.failure_reason() or "it may be out of memory"))
 
 
 class LlamaEngine(TokenEngine, LogprobEngine):
@@ -103,10 +97,11 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         self._abort_cb: Any = None  # ctypes callbacks must stay referenced
         self._null_abort_cb: Any = None
         self._progress_cb: Any = None
-        self._piece_buf = ctypes.create_string_buffer(256)
+        self._pieces: Pieces | None = None
         self._one_token: Any = None
         self._store: KVStore | None = None
-        self._cache_layout: tuple[int, int, int, bool] = (0, 0, 0, False)  # type_k, type_v, flash attn, swa_full
+        self._cache_layout: tuple[int, int, int, bool] = (0, 0, 0, False)  # see Opened.cache_layout
+        self._draft: DraftModel | None = None
 
     # ---- state -----------------------------------------------------------------------
     @property
@@ -160,8 +155,8 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         last_reason = ""
         for layers, ctx_size in attempts:
             try:
-                gpu_layers, backend = self._open(path, layers, ctx_size, params, on_progress=on_progress, cancel=cancel)
-            except _OutOfMemoryError as failure:
+                opened = open_model(ll, path, layers, ctx_size, params, on_progress=on_progress, cancel=cancel)
+            except OutOfMemory as failure:
                 last_reason = str(failure)
                 continue
             adjustments = tuple(describe_change(attempts[0], (layers, ctx_size), last_reason)) if last_reason else ()
@@ -169,16 +164,21 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         else:
             raise EngineError(f"Not enough memory to load {path.name}, even on the CPU with a "
                               f"{attempts[-1][1]:,}-token context: {last_reason}")
-        ll = self._ll
+        self._model, self._ctx, self._progress_cb = opened.model, opened.ctx, opened.progress_cb
+        self._cache_layout = opened.cache_layout
+        gpu_layers, backend = opened.gpu_layers, opened.backend
         self._vocab = ll.llama_model_get_vocab(self._model)
         self._abort_cb = ll.ggml_abort_callback(lambda _data: self._abort.is_set())
         self._null_abort_cb = ll.ggml_abort_callback()  # NULL: no per-node Python call while decoding
         self._one_token = (ll.llama_token * 1)()
         self._info = info
         self._tokens = []
-        bos = self._piece_text(ll.llama_vocab_bos(self._vocab), special=True)
-        eos = self._piece_text(ll.llama_vocab_eos(self._vocab), special=True)
+        self._pieces = pieces = Pieces(ll, self._vocab)
+        bos = pieces.text_of(ll.llama_vocab_bos(self._vocab), special=True)
+        eos = pieces.text_of(ll.llama_vocab_eos(self._vocab), special=True)
         self._formatter = ChatFormatter(info.chat_template, bos_token=bos, eos_token=eos)
+        if params.draft_model is not None:
+            self._draft = self._open_draft(Path(params.draft_model).expanduser(), ctx_size, params, gpu_layers)
         self._store = open_store(path, ctx_size, params.state_budget_mb, self._cache_layout,
                                  str(getattr(self._ll, "__version__", "")))
         self._loaded = LoadedModel(
@@ -196,61 +196,15 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         )
         return self._loaded
 
-    def _open(self, path: Path, layers: int, n_ctx: int, params: LocalModel, *,
-              on_progress: LoadProgress | None, cancel: threading.Event | None) -> tuple[int, str]:
-        """One load attempt: model, context, a one-token warm-up decode. Cleans up on failure."""
-        ll = self._ll
-        native.clear_log()
-        mparams = ll.llama_model_default_params()
-        mparams.n_gpu_layers = layers
-        if on_progress is not None or cancel is not None:
-
-            def _progress(fraction: float, _user: ctypes.c_void_p) -> bool:
-                if on_progress is not None:
-                    on_progress(float(fraction))
-                return not (cancel is not None and cancel.is_set())  # False makes llama.cpp give up
-
-            self._progress_cb = ll.llama_progress_callback(_progress)
-            mparams.progress_callback = self._progress_cb
-        model = ll.llama_model_load_from_file(str(path).encode("utf-8"), mparams)
-        if cancel is not None and cancel.is_set():
-            if model:
-                ll.llama_model_free(model)
-            raise LoadCancelled(f"Loading {path.name} was cancelled.")
-        if not model:
-            reason = native.failure_reason() or "llama.cpp gave no reason"
-            if is_memory_failure(reason):
-                raise _OutOfMemoryError(reason)
-            raise EngineError(f"Could not load model {path.name}: {reason}")
-        gpu_layers, gpu_backend = native.offload_from_log()
-        threads = params.n_threads or default_threads()
-        cparams = ll.llama_context_default_params()
-        cparams.n_ctx = n_ctx
-        cparams.n_batch = min(N_BATCH, n_ctx)
-        cparams.n_ubatch = min(N_BATCH, n_ctx)
-        cparams.n_threads = threads
-        cparams.n_threads_batch = threads
-        cparams.no_perf = True
-        if params.flash_attn is not None:
-            cparams.flash_attn_type = (
-                ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if params.flash_attn else ll.LLAMA_FLASH_ATTN_TYPE_DISABLED
-            )
-        self._cache_layout = (int(cparams.type_k), int(cparams.type_v), int(cparams.flash_attn_type),
-                              bool(cparams.swa_full))
-        ctx = ll.llama_init_from_model(model, cparams)
-        if not ctx:
-            ll.llama_model_free(model)
-            raise _OutOfMemoryError(native.failure_reason() or f"no context of {n_ctx:,} tokens could be created")
-        self._model, self._ctx = model, ctx
-        # The first decode allocates the rest of the compute graph: fail here, not at the first message.
-        warm = (ll.llama_token * 1)(max(0, ll.llama_vocab_bos(ll.llama_model_get_vocab(model))))
-        rc = ll.llama_decode(ctx, ll.llama_batch_get_one(warm, 1))
-        ll.llama_memory_clear(ll.llama_get_memory(ctx), True)
-        if rc != 0:
-            reason = native.failure_reason() or f"the first decode failed (code {rc})"
+    def _open_draft(self, path: Path, n_ctx: int, params: LocalModel, gpu_layers: int) -> DraftModel:
+        """Load the draft model beside the model (unloading both when it cannot be used)."""
+        try:
+            read_gguf_info(path)
+            return DraftModel(self._ll, path, n_ctx=n_ctx, n_threads=params.n_threads or default_threads(),
+                              gpu_layers=gpu_layers, target_vocab=self._vocab)
+        except (GGUFError, DraftModelError) as exc:
             self.unload()
-            raise _OutOfMemoryError(reason)
-        return gpu_layers, (gpu_backend or "GPU") if gpu_layers > 0 else "CPU"
+            raise EngineError(f"The draft model cannot be used: {exc}") from exc
 
     @property
     def state_store(self) -> KVStore | None:
@@ -262,13 +216,16 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._draft is not None:
+            self._draft.close()
+            self._draft = None
         ll = self._ll
         if ll is not None:
             if self._ctx:
                 ll.llama_free(self._ctx)
             if self._model:
                 ll.llama_model_free(self._model)
-        self._ctx = self._model = self._vocab = None
+        self._ctx = self._model = self._vocab = self._pieces = None
         self._loaded = None
         self._info = None
         self._tokens = []
@@ -280,18 +237,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
     # ---- tokens ----------------------------------------------------------------------
     def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = False) -> list[int]:
         """Text to tokens with the model's vocabulary."""
-        ll = self._require()
-        data = text.encode("utf-8")
-        capacity = len(data) + 8
-        buf = (ll.llama_token * capacity)()
-        n = ll.llama_tokenize(self._vocab, data, len(data), buf, capacity, add_special, parse_special)
-        if n < 0:
-            capacity = -n
-            buf = (ll.llama_token * capacity)()
-            n = ll.llama_tokenize(self._vocab, data, len(data), buf, capacity, add_special, parse_special)
-        if n < 0:
-            raise EngineError("the text could not be tokenized")
-        return list(buf[:n])
+        return tokenize(self._require(), self._vocab, text, add_special=add_special, parse_special=parse_special)
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], tuple[str, ...]]:
         """The exact tokens ``stream`` would evaluate for these messages, and its stop strings."""
@@ -321,19 +267,6 @@ class LlamaEngine(TokenEngine, LogprobEngine):
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens the prompt for ``messages`` takes (what the context budget shows)."""
         return len(self.prompt_tokens(messages)[0])
-
-    def _piece(self, token: int, special: bool = False) -> bytes:
-        ll = self._ll
-        n = ll.llama_token_to_piece(self._vocab, token, self._piece_buf, len(self._piece_buf), 0, special)
-        if n < 0:
-            self._piece_buf = ctypes.create_string_buffer(-n)
-            n = ll.llama_token_to_piece(self._vocab, token, self._piece_buf, len(self._piece_buf), 0, special)
-        return self._piece_buf.raw[:n]
-
-    def _piece_text(self, token: int, special: bool) -> str:
-        if token < 0:
-            return ""
-        return self._piece(token, special).decode("utf-8", errors="replace")
 
     # ---- generation ------------------------------------------------------------------
     def stream(
@@ -399,7 +332,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         reason: StopReason = "length"
         t_first = t_last = 0.0
         prefill_end = started
-        sampler = None
+        sampler = spec = None
         rolling = RollingRate()
         next_report = 0.0
         utf8, stopper, trim = Utf8Stream(), StopBuffer(stops), LeadingSpaceTrimmer()
@@ -433,16 +366,19 @@ class LlamaEngine(TokenEngine, LogprobEngine):
             self._arm_abort(False)
             prefill_end = time.perf_counter()
 
-            # -- decode: sample, show, evaluate, one token at a time --
+            # -- decode: sample, show, evaluate (with a draft of the next tokens when that pays) --
             sampler = make_sampler(self._ll, self._vocab, params)
-            vocab = self._vocab
+            spec = speculator(ll, ctx, self._vocab, sampler, params.speculative, self._draft, tokens)
+            vocab, pieces = self._vocab, self._pieces
+            assert pieces is not None
             one = self._one_token
             batch = ll.llama_batch_get_one(one, 1)
+            ahead: deque[int] = deque()  # verified tokens still to show; all but the last are in the cache
+            token = ll.llama_sampler_sample(sampler, ctx, -1)
             while True:
                 if stop.is_set():
                     reason = "cancelled"
                     break
-                token = ll.llama_sampler_sample(sampler, ctx, -1)
                 if ll.llama_vocab_is_eog(vocab, token):
                     reason = "eos"
                     break
@@ -451,7 +387,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
                     t_first = t_last
                 completion += 1
                 rolling.add(t_last)
-                text = trim.feed(stopper.feed(utf8.feed(self._piece(token))))
+                text = trim.feed(stopper.feed(utf8.feed(pieces.bytes_of(token))))
                 if text:
                     yield text
                 if stopper.stopped:
@@ -463,21 +399,44 @@ class LlamaEngine(TokenEngine, LogprobEngine):
                 if len(self._tokens) + 1 >= n_ctx:
                     reason = "context"
                     break
-                one[0] = token
-                rc = ll.llama_decode(ctx, batch)
-                if rc != 0:
-                    raise EngineError(f"llama.cpp failed while generating (code {rc}); "
-                                      + (native.failure_reason() or "it may be out of memory"))
-                self._tokens.append(token)
+                if ahead:
+                    token = ahead.popleft()
+                    continue
+                room = min(params.max_tokens - completion, n_ctx - len(self._tokens) - 2)
+                following = spec.step(len(self._tokens), token, completion, room) if spec is not None else None
+                if following is not None:
+                    self._tokens.append(token)
+                    self._tokens.extend(following[:-1])
+                    ahead.extend(following)
+                    token = ahead.popleft()
+                else:
+                    step_started = time.perf_counter()
+                    one[0] = token
+                    rc = ll.llama_decode(ctx, batch)
+                    if rc != 0:
+                        raise _generation_failed(rc)
+                    self._tokens.append(token)
+                    token = ll.llama_sampler_sample(sampler, ctx, -1)
+                    if spec is not None:
+                        spec.plain(time.perf_counter() - step_started)
                 if on_progress is not None and t_last >= next_report:
                     next_report = t_last + PROGRESS_INTERVAL_S
+                    drafted, accepted = draft_counts(spec)
                     on_progress(LiveStats("decode", len(tokens), len(to_eval), len(to_eval), completion,
-                                          t_last - started, rolling.value()))
+                                          t_last - started, rolling.value(), drafted_tokens=drafted,
+                                          accepted_tokens=accepted))
+            # the cache keeps the reply as plain decoding leaves it: without verified tokens past its end, and
+            # without its last token when a limit or stop string ended it (that token was never evaluated)
+            keep = len(tokens) + completion - (1 if reason in ("stop", "length", "context") else 0)
+            if len(self._tokens) > keep:
+                self._trim_cache(keep)
             tail = trim.feed(stopper.feed(utf8.flush()))
             tail += stopper.flush()
             if tail:
                 yield tail
             finished = True
+        except DecodeFailed as failure:
+            raise _generation_failed(failure.code) from failure
         except GeneratorExit:
             reason = "cancelled"
             raise
@@ -490,6 +449,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
                 prefill_end = end  # stopped or failed during prefill
             decode_s = (t_last - t_first) if completion > 1 else 0.0
             prefill_s = prefill_end - started
+            drafted, accepted = draft_counts(spec)
             self._last_stats = GenerationStats(
                 prompt_tokens=len(tokens),
                 cached_tokens=reused,
@@ -509,6 +469,8 @@ class LlamaEngine(TokenEngine, LogprobEngine):
                 model=self._loaded.name,
                 restored_tokens=reused if restored and reused > 0 else None,
                 restore_s=restore_s if restored and reused > 0 else None,
+                drafted_tokens=drafted,
+                accepted_tokens=accepted,
             )
             if finished and reason in SAVED_REASONS and params.save_state:
                 self._save_state()

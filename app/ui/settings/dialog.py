@@ -47,6 +47,7 @@ __all__ = ["SettingsDialog", "title_for", "translated"]
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # what a QSpinBox can hold
 _ERROR_COLOR = QColor("#d93025")  # readable on light and dark backgrounds
+MODEL_FILES = ("model_path", "draft_model")  # settings picked with a GGUF file browser and checked before saving
 
 
 def translated(text: str) -> str:
@@ -194,15 +195,16 @@ class SettingsDialog(QDialog):
             except SettingError as exc:
                 self._show_error(str(exc), key)
                 return False
-        model_path = changed.get("model_path")
-        if isinstance(model_path, str) and model_path.strip():
-            # checked before it is saved, as File › Open does: a file that cannot load must not
-            # replace the working model in the settings (the next start would have none)
-            try:
-                read_gguf_info(Path(model_path.strip()).expanduser())
-            except GGUFError as exc:
-                self._show_error("model_path: " + self.tr("this file cannot be used: ") + exc.reason, "model_path")
-                return False
+        for key in MODEL_FILES:
+            model_path = changed.get(key)
+            if isinstance(model_path, str) and model_path.strip():
+                # checked before it is saved, as File › Open does: a file that cannot load must not
+                # replace the working model in the settings (the next start would have none)
+                try:
+                    read_gguf_info(Path(model_path.strip()).expanduser())
+                except GGUFError as exc:
+                    self._show_error(f"{key}: " + self.tr("this file cannot be used: ") + exc.reason, key)
+                    return False
         try:
             self._settings.update(changed)
         except SettingError as exc:
@@ -281,7 +283,7 @@ class SettingsDialog(QDialog):
     def _make_editor(self, setting: Setting) -> tuple[QWidget, QWidget]:
         """(editor, widget placed in the grid); they differ only for the model picker."""
         key = setting.key
-        if key == "model_path":
+        if key in MODEL_FILES:
             return self._make_model_picker(setting)
         if key == "system_prompt":
             text = QPlainTextEdit(self)
@@ -357,12 +359,12 @@ class SettingsDialog(QDialog):
 
     def _make_model_picker(self, setting: Setting) -> tuple[QWidget, QWidget]:
         line = QLineEdit(self)
-        line.setPlaceholderText(self.tr("Starter model"))
+        line.setPlaceholderText(self.tr("Starter model") if setting.key == "model_path" else self.tr("None"))
         line.setClearButtonEnabled(True)
         browse = QPushButton(self.tr("Browse…"), self)
-        browse.setObjectName("browseButton")
+        browse.setObjectName("browseButton" if setting.key == "model_path" else f"browseButton_{setting.key}")
         browse.setToolTip(self.tr("Choose a GGUF model file"))
-        browse.clicked.connect(self._browse_model)
+        browse.clicked.connect(lambda: self._browse_model(setting.key))
         box = QWidget(self)
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
@@ -373,10 +375,9 @@ class SettingsDialog(QDialog):
         line.textChanged.connect(self._on_edited)
         return line, box
 
-    @Slot()
-    def _browse_model(self) -> None:
-        """Pick a .gguf file, starting next to the current one (or in Kestrel's models folder)."""
-        current = str(self._readers["model_path"]()).strip()
+    def _browse_model(self, key: str) -> None:
+        """Pick a .gguf file for ``key``, starting next to the current one (or in Kestrel's models folder)."""
+        current = str(self._readers[key]()).strip()
         start = Path(current).parent if current else None
         if start is None or not start.is_dir():
             start = paths.models_dir()
@@ -384,7 +385,7 @@ class SettingsDialog(QDialog):
             self, self.tr("Choose a model file"), str(start), self.tr("GGUF models (*.gguf)")
         )
         if chosen:
-            self._writers["model_path"](chosen)
+            self._writers[key](chosen)
 
     # ---- state ---------------------------------------------------------------------
 

@@ -388,6 +388,23 @@ def test_a_model_file_that_cannot_load_is_refused_before_it_is_saved(qtbot: QtBo
     assert dialog.apply() and settings.get_str("model_path") == ""
 
 
+def test_the_draft_model_is_picked_and_checked_like_the_model(qtbot: QtBot, settings: Settings,
+                                                               monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    draft = str(gguf_files.write_tiny_llama(tmp_path / "draft.gguf"))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *_args: (draft, "")))
+    dialog = open_dialog(qtbot, settings)
+    browse = dialog.findChild(QPushButton, "browseButton_draft_model")
+    assert browse is not None
+    qtbot.mouseClick(browse, Qt.MouseButton.LeftButton)
+    assert dialog.values()["draft_model"] == draft and dialog.values()["model_path"] == ""
+    dialog.set_value("draft_model", str(tmp_path / "missing.gguf"))
+    assert not dialog.apply()
+    assert dialog.error_label.text().startswith("Draft model file: this file cannot be used: ")
+    assert settings.get_str("draft_model") == ""
+    dialog.set_value("draft_model", draft)
+    assert dialog.apply() and settings.get_str("draft_model") == draft
+
+
 # ---- in Chinese --------------------------------------------------------------------
 
 
