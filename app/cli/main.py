@@ -9,25 +9,33 @@ reports bad input as one line on stderr and a non-zero exit status (see
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.cli import chat, gui, serve, summarize, translate
+from app.base.child_flags import ENGINE_CHILD_FLAG, QUANTIZE_CHILD_FLAG
 from app.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, CliError
-from app.cli.library import compare, download, quantize
-from app.cli.library import listing as models
 from app.engines.contract import EngineError
-from app.engines.llama import quantize as quantize_child
-from app.engines.process import child as engine_child
 
-# In the order ``kestrel --help`` lists them.
-COMMANDS = (gui.add_parser, chat.add_parser, models.add_parser, quantize.add_parser, compare.add_parser,
-            download.add_parser, translate.add_parser, summarize.add_parser, serve.add_parser)
+# Each command and the module that declares it, in the order ``kestrel --help`` lists them.
+# A command's module is imported only when it runs (or for the full help): the desktop app
+# then starts without loading the engines, HTTP clients and document readers of the others.
+COMMANDS = {
+    "gui": "app.cli.gui",
+    "chat": "app.cli.chat",
+    "models": "app.cli.library.listing",
+    "quantize": "app.cli.library.quantize",
+    "compare": "app.cli.library.compare",
+    "download": "app.cli.library.download",
+    "translate": "app.cli.translate",
+    "summarize": "app.cli.summarize",
+    "serve": "app.cli.serve",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """``kestrel`` and every subcommand; each one's ``run`` is stored as the ``run`` default."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """``kestrel`` and its subcommands (just ``only`` when given); each one's ``run`` is the ``run`` default."""
     parser = argparse.ArgumentParser(
         prog="kestrel",
         description="Kestrel runs language models on your own machine. "
@@ -35,20 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kestrel {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_parser in COMMANDS:
-        add_parser(commands)
+    for name, module in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(module).add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kestrel`` console script."""
     raw = list(sys.argv[1:] if argv is None else argv)
-    # the frozen bundle's executable is also its own child processes
-    if raw[:1] == [quantize_child.CHILD_FLAG]:
+    if raw[:1] == [QUANTIZE_CHILD_FLAG]:
+        from app.engines.llama import quantize as quantize_child  # noqa: PLC0415 - only in that child
         return quantize_child.child_main(raw[1:])
-    if raw[:1] == [engine_child.CHILD_FLAG]:
+    if raw[:1] == [ENGINE_CHILD_FLAG]:
+        from app.engines.process import child as engine_child  # noqa: PLC0415 - only in that child
         return engine_child.child_main(raw[1:])
-    args = build_parser().parse_args(raw or ["gui"])
+    raw = raw or ["gui"]
+    args = build_parser(raw[0] if raw[0] in COMMANDS else None).parse_args(raw)
     try:
         status: int = args.run(args)
     except (CliError, EngineError) as exc:

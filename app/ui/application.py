@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 
-from PySide6.QtCore import QLibraryInfo, QLocale, QProcess, QTranslator
+from PySide6.QtCore import QEvent, QLibraryInfo, QLocale, QObject, QProcess, QTimer, QTranslator
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app import __version__
 from app.base.paths import resources_dir
@@ -15,6 +18,26 @@ from app.chat.history import History
 from app.engines.contract import EngineFactory
 from app.engines.factory import make_engine
 from app.ui.theme import apply_theme
+
+#: An environment variable naming a file: when set, the wall-clock time of the window's first
+#: paint is written there and the window closes (bench/ui_stream.py times a launch with it).
+STARTUP_PROBE = "KESTREL_STARTUP_PROBE"
+
+
+class _FirstPaint(QObject):
+    """Writes the time of the watched window's first paint to ``path``, then closes the window."""
+
+    def __init__(self, window: QWidget, path: Path) -> None:
+        super().__init__(window)
+        self._window, self._path = window, path
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self._window and event.type() == QEvent.Type.Paint:
+            self._path.write_text(repr(time.time()), encoding="utf-8")
+            self._window.removeEventFilter(self)
+            QTimer.singleShot(0, self._window.close)
+        return False
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -63,6 +86,8 @@ def run(model: str | None = None, engine_factory: EngineFactory = make_engine) -
     history.mark_incomplete_as_interrupted()
     controller = EngineController(engine_factory)
     window = MainWindow(controller, history, settings, model_override=model)
+    if probe := os.environ.get(STARTUP_PROBE):
+        _FirstPaint(window, Path(probe))
     window.show()
     window.load_model(at_start=True)
     code = app.exec()

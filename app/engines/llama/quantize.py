@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.base.child_flags import QUANTIZE_CHILD_FLAG
 from app.gguf.reader import FTYPE_NAMES, GGUFError, GGUFInfo, read_gguf_info
 
 TARGETS: dict[str, int] = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7}
@@ -63,7 +64,7 @@ def _expected_size(info: GGUFInfo, target: str) -> int:
     return int(info.params * _BPW[target] / 8) + info.data_offset
 
 
-CHILD_FLAG = "_quantize-child"
+CHILD_FLAG = QUANTIZE_CHILD_FLAG
 
 
 def child_main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
+from app.base.child_flags import ENGINE_CHILD_FLAG
 from app.engines.contract import (
     ContextOverflowError,
     EngineError,
@@ -48,7 +49,7 @@ from app.engines.process.protocol import (
 from app.gguf.memory import current_rss
 
 EngineKind = Literal["llama", "fake"]
-CHILD_FLAG = "_engine-child"  # the frozen bundle's executable runs the child when given this
+CHILD_FLAG = ENGINE_CHILD_FLAG  # the frozen bundle's executable runs the child when given this
 PROGRESS_STEP = 0.01  # send load progress in steps of 1 %
 # Deltas within this interval travel together: the window repaints at most ~30 times a second
 # anyway, and each message wakes the parent on a core the decode could use. A delta is held
