@@ -66,6 +66,7 @@ sources=()
 while IFS= read -r -d '' file; do sources+=("$file"); done \
   < <(find app/ui -name '*.py' -not -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z)
 sources+=("app/base/settings.py")  # setting titles, tabs and choice names (QT_TRANSLATE_NOOP markers)
+sources+=("app/base/languages.py")  # language names (QT_TRANSLATE_NOOP markers)
 [ "${#sources[@]}" -gt 0 ] || { echo "update_translations.sh: no sources under app/ui" >&2; exit 1; }
 
 # Writes $2: a .ts holding each empty-context message of $1 under its run-time context(s).

@@ -18,6 +18,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from app.base.translatable import QT_TRANSLATE_NOOP
+
 __all__ = [
     "LANGUAGES", "UNDETERMINED", "Language", "chinese_script", "detect_language", "get_language",
     "language_codes", "resolve_language", "warm_up",
@@ -42,29 +44,29 @@ class Language:
 
 
 LANGUAGES: tuple[Language, ...] = (
-    Language("en", "English", "en"),
-    Language("zh-Hans", "Simplified Chinese", "zh"),
-    Language("zh-Hant", "Traditional Chinese", "zh"),
-    Language("ja", "Japanese", "ja"),
-    Language("ko", "Korean", "ko"),
-    Language("fr", "French", "fr"),
-    Language("de", "German", "de"),
-    Language("es", "Spanish", "es"),
-    Language("ru", "Russian", "ru"),
-    Language("pt", "Portuguese", "pt"),
-    Language("it", "Italian", "it"),
-    Language("ar", "Arabic", "ar"),
-    Language("nl", "Dutch", "nl"),
-    Language("pl", "Polish", "pl"),
-    Language("tr", "Turkish", "tr"),
-    Language("uk", "Ukrainian", "uk"),
-    Language("vi", "Vietnamese", "vi"),
-    Language("id", "Indonesian", "id"),
-    Language("hi", "Hindi", "hi"),
-    Language("th", "Thai", "th"),
-    Language("sv", "Swedish", "sv"),
-    Language("el", "Greek", "el"),
-    Language("he", "Hebrew", "he"),
+    Language("en", QT_TRANSLATE_NOOP("LanguageNames", "English"), "en"),
+    Language("zh-Hans", QT_TRANSLATE_NOOP("LanguageNames", "Simplified Chinese"), "zh"),
+    Language("zh-Hant", QT_TRANSLATE_NOOP("LanguageNames", "Traditional Chinese"), "zh"),
+    Language("ja", QT_TRANSLATE_NOOP("LanguageNames", "Japanese"), "ja"),
+    Language("ko", QT_TRANSLATE_NOOP("LanguageNames", "Korean"), "ko"),
+    Language("fr", QT_TRANSLATE_NOOP("LanguageNames", "French"), "fr"),
+    Language("de", QT_TRANSLATE_NOOP("LanguageNames", "German"), "de"),
+    Language("es", QT_TRANSLATE_NOOP("LanguageNames", "Spanish"), "es"),
+    Language("ru", QT_TRANSLATE_NOOP("LanguageNames", "Russian"), "ru"),
+    Language("pt", QT_TRANSLATE_NOOP("LanguageNames", "Portuguese"), "pt"),
+    Language("it", QT_TRANSLATE_NOOP("LanguageNames", "Italian"), "it"),
+    Language("ar", QT_TRANSLATE_NOOP("LanguageNames", "Arabic"), "ar"),
+    Language("nl", QT_TRANSLATE_NOOP("LanguageNames", "Dutch"), "nl"),
+    Language("pl", QT_TRANSLATE_NOOP("LanguageNames", "Polish"), "pl"),
+    Language("tr", QT_TRANSLATE_NOOP("LanguageNames", "Turkish"), "tr"),
+    Language("uk", QT_TRANSLATE_NOOP("LanguageNames", "Ukrainian"), "uk"),
+    Language("vi", QT_TRANSLATE_NOOP("LanguageNames", "Vietnamese"), "vi"),
+    Language("id", QT_TRANSLATE_NOOP("LanguageNames", "Indonesian"), "id"),
+    Language("hi", QT_TRANSLATE_NOOP("LanguageNames", "Hindi"), "hi"),
+    Language("th", QT_TRANSLATE_NOOP("LanguageNames", "Thai"), "th"),
+    Language("sv", QT_TRANSLATE_NOOP("LanguageNames", "Swedish"), "sv"),
+    Language("el", QT_TRANSLATE_NOOP("LanguageNames", "Greek"), "el"),
+    Language("he", QT_TRANSLATE_NOOP("LanguageNames", "Hebrew"), "he"),
 )
 _BY_CODE = {lang.code.lower(): lang for lang in LANGUAGES}
 _ALIASES = {
