@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from app import __version__
 from app.base.child_flags import ENGINE_CHILD_FLAG, QUANTIZE_CHILD_FLAG
+from app.base.messages import one_line
 from app.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, CliError
 from app.engines.contract import EngineError
 
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.run(args)
     except (CliError, EngineError) as exc:
-        print(f"kestrel: error: {exc}", file=sys.stderr)
+        print(f"kestrel: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("kestrel: interrupted", file=sys.stderr)

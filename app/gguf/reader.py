@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from app.base.files import file_kind
+from app.base.messages import with_details
 from app.gguf.checks import Vocabulary, header_problem
 
 # llama_ftype (general.file_type) -> short name; checked against gguf.constants.LlamaFileType.
@@ -77,15 +78,20 @@ _TYPE_NAMES = {t: n for t, (n, _, _) in _SCALARS.items()} | {_STRING: "string", 
 
 
 class GGUFError(ValueError):
-    """Not a usable GGUF file; str() names the file and the reason in one line."""
+    """Not a usable GGUF file; str() names the file and the reason, then any technical details.
 
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+    ``reason`` is in the user's terms; ``details`` is what the file actually says, for a bug
+    report (see :mod:`app.base.messages`: the window shows it under "Details").
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, details: str = "") -> None:
         self.path: Path = Path(path)
         self.reason: str = " ".join(str(reason).split())
-        super().__init__(f"{self.path.name or self.path}: {self.reason}")
+        self.details: str = " ".join(str(details).split())
+        super().__init__(with_details(f"{self.path.name or self.path}: {self.reason}", self.details))
 
-    def __reduce__(self) -> tuple[type[GGUFError], tuple[Path, str]]:
-        return (type(self), (self.path, self.reason))  # so it survives pickling across processes
+    def __reduce__(self) -> tuple[type[GGUFError], tuple[Path, str, str]]:
+        return (type(self), (self.path, self.reason, self.details))  # so it survives pickling across processes
 
 
 def ftype_name(file_type: int | None) -> str:
@@ -152,8 +158,8 @@ class _Cursor:
         self.f, self.path, self.size = f, path, size
         self.pos, self.base, self.buf = 0, 0, b""
 
-    def fail(self, reason: str) -> GGUFError:
-        return GGUFError(self.path, reason)
+    def fail(self, reason: str, details: str = "") -> GGUFError:
+        return GGUFError(self.path, reason, details)
 
     def check(self, count: int, unit: int, what: str, noun: str = "elements") -> None:
         """Refuse a count that cannot fit in the rest of the file (before looping or allocating)."""
@@ -374,8 +380,8 @@ def _parse(f: BinaryIO, path: Path, size: int) -> GGUFInfo:
         if swapped in (1, 2, 3):
             raise cur.fail(f"big-endian GGUF file (version {swapped}); only little-endian files are supported")
         if version > 100:  # no GGUF version was ever near this: the bytes after 'GGUF' are not a header
-            raise cur.fail(f"is not a GGUF model file, or it is damaged (its header says version {version}, "
-                           "a number no GGUF file has)")
+            raise cur.fail("is not a GGUF model file, or it is damaged",
+                           f"its header says version {version}, a number no GGUF file has")
         hint = " (too old; convert the model again)" if version == 1 else ""
         raise cur.fail(f"unsupported GGUF version {version}{hint}; supported versions are 2 and 3")
     tensor_count, kv_count = cur.u64(), cur.u64()

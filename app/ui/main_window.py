@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.base import paths
+from app.base.messages import one_line
 from app.base.settings import Settings
 from app.chat.history import History
 from app.engines.contract import Endpoint, LoadedModel, LocalModel, ModelSpec
@@ -298,7 +299,7 @@ class MainWindow(QMainWindow):
         try:
             read_gguf_info(path)
         except GGUFError as exc:
-            QMessageBox.warning(self, self.tr("Not a usable model"), str(exc))
+            QMessageBox.warning(self, self.tr("Not a usable model"), one_line(str(exc)))
             return False
         self.library.add(path, "imported")
         self._model_override = None
@@ -341,6 +342,7 @@ class MainWindow(QMainWindow):
     def show_models(self) -> None:
         """The Models tab, where a chat model is chosen or downloaded."""
         self.tabs.setCurrentWidget(self.models)
+        self.models.show_recommended()
 
     def restart(self) -> None:
         """Close (saving everything, as any close does) and start again: the new language takes effect."""

@@ -13,6 +13,7 @@ import gguf
 import numpy as np
 import pytest
 
+from app.base.messages import one_line, split_details
 from app.gguf.reader import (
     FTYPE_NAMES,
     GGML_TYPE_NAMES,
@@ -180,7 +181,7 @@ BROKEN: list[tuple[str, Maker, str]] = [
     ("version-9", lambda src, dst: gf.make_bad_version(src, dst, 9), "unsupported GGUF version 9"),
     # what a file that only starts with 'GGUF' shows: said as such, not as an unknown version
     ("version-absurd", lambda src, dst: gf.make_bad_version(src, dst, 3984908932),
-     "is not a GGUF model file, or it is damaged (its header says version 3984908932"),
+     "is not a GGUF model file, or it is damaged"),
     ("big-endian", gf.make_big_endian, "big-endian"),
     ("no-architecture", gf.make_missing_architecture, "missing general.architecture"),
 ]
@@ -191,9 +192,20 @@ def test_broken_files(tiny: Path, tmp_path: Path, kind: str, make: Maker, reason
     path = make(tiny, tmp_path / f"broken-{kind}.gguf")
     with pytest.raises(GGUFError) as err:
         read_gguf_info(path)
-    message = str(err.value)
+    message, details = split_details(str(err.value))
     assert f"broken-{kind}.gguf" in message and reason in message
     assert "\n" not in message and err.value.path == path and reason in err.value.reason
+    assert details == err.value.details
+
+
+def test_a_technical_detail_is_kept_apart_from_the_reason(tiny: Path, tmp_path: Path) -> None:
+    with pytest.raises(GGUFError) as err:
+        read_gguf_info(gf.make_bad_version(tiny, tmp_path / "odd.gguf", 3984908932))
+    assert err.value.reason == "is not a GGUF model file, or it is damaged"
+    assert err.value.details == "its header says version 3984908932, a number no GGUF file has"
+    assert one_line(str(err.value)) == ("odd.gguf: is not a GGUF model file, or it is damaged (its header says "
+                                        "version 3984908932, a number no GGUF file has)")
+    assert pickle.loads(pickle.dumps(err.value)).details == err.value.details
 
 
 def test_absurd_array_count_names_the_count(tiny: Path, tmp_path: Path) -> None:

@@ -96,6 +96,24 @@ def test_a_broken_model_is_explained_and_the_app_stays_usable(qtbot: QtBot, kest
         h.close()
 
 
+def test_a_damaged_header_is_explained_in_words_with_the_technical_detail_under_details(
+        qtbot: QtBot, kestrel_home: Path, tmp_path: Path) -> None:
+    from app.engines.process.engine import ProcessEngine
+
+    odd = tmp_path / "odd.gguf"
+    odd.write_bytes(b"GGUF" + (3984908932).to_bytes(4, "little") + bytes(64))
+    h = Harness(qtbot, kestrel_home, ProcessEngine(), str(odd))
+    try:
+        notice = h.window.chat.notice
+        qtbot.waitUntil(lambda: not notice.isHidden(), timeout=10000)
+        assert "odd.gguf: is not a GGUF model file, or it is damaged" in notice.message
+        assert "3984908932" not in notice.text() and "Details" in notice.text()
+        notice.linkActivated.emit("#details")
+        assert "its header says version 3984908932, a number no GGUF file has" in notice.text()
+    finally:
+        h.close()
+
+
 def test_missing_model_file_is_explained(qtbot: QtBot, kestrel_home: Path, tmp_path: Path) -> None:
     h = Harness(qtbot, kestrel_home, FakeEngine(), str(tmp_path / "nowhere.gguf"))
     try:
@@ -270,6 +288,7 @@ def test_a_base_model_is_said_to_be_one_on_the_panels_with_a_way_to_a_chat_model
         assert panel.base_note.label.text().startswith("Fake model is a base model: it continues text")
     w.chat.base_note.button.click()
     assert w.tabs.currentWidget() is w.models
+    assert w.models.details.currentWidget() is w.models.catalog  # where the recommended chat model is
 
 
 def test_no_base_model_note_for_a_model_with_a_chat_template(qtbot: QtBot, kestrel_home: Path,

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.base import paths
+from app.base.messages import one_line, with_details
 from app.base.settings import SETTINGS, SETTINGS_BY_KEY, TAB_OTHER, Setting, SettingError, Settings
 from app.gguf.reader import GGUFError, read_gguf_info
 
@@ -203,7 +204,8 @@ class SettingsDialog(QDialog):
                 try:
                     read_gguf_info(Path(model_path.strip()).expanduser())
                 except GGUFError as exc:
-                    self._show_error(f"{key}: " + self.tr("this file cannot be used: ") + exc.reason, key)
+                    reason = one_line(with_details(exc.reason, exc.details))
+                    self._show_error(f"{key}: " + self.tr("this file cannot be used: ") + reason, key)
                     return False
         try:
             self._settings.update(changed)
