@@ -11,7 +11,8 @@ Tasks (the starter model is a base model, so each is a text it continues by copy
 - quotes: an article, then "Quotes from the article, word for word:";
 - edits: a paragraph, then a corrected version that starts copying it with small edits;
 - code: a Python file, then the same file with one function renamed, started;
-- no-overlap: an open-ended story with nothing in the prompt to copy.
+- no-overlap: an open-ended story with nothing in the prompt to copy, with a repeat penalty of 1.3
+  (without one the starter model soon loops on its own words, which is something to copy).
 
 Usage: python bench/speculative.py [--model PATH] [--draft PATH] [--mode auto|ngram|draft] [--threads N]
        [--tokens N] [--rounds N] [--json]
@@ -85,8 +86,13 @@ TASKS = {
 COPY_TASKS = ("quotes", "edits", "code")
 
 
-def run(engine: LlamaEngine, prompt: list[int], tokens: int, mode: Speculation) -> tuple[str, GenerationStats]:
-    params = GenerationParams(max_tokens=tokens, temperature=0.0, speculative=mode, save_state=False)
+REPEAT_PENALTY = {"no-overlap": 1.3}
+
+
+def run(engine: LlamaEngine, prompt: list[int], tokens: int, mode: Speculation,
+        repeat_penalty: float = 1.0) -> tuple[str, GenerationStats]:
+    params = GenerationParams(max_tokens=tokens, temperature=0.0, speculative=mode, save_state=False,
+                              repeat_penalty=repeat_penalty)
     text = "".join(engine.stream_tokens(prompt, params))
     stats = engine.last_stats
     assert stats is not None
@@ -117,8 +123,9 @@ def main() -> int:
             same = True
             accepted = proposed = 0
             for _ in range(args.rounds):
-                base_text, base = run(engine, prompt, args.tokens, "off")
-                spec_text, spec = run(engine, prompt, args.tokens, args.mode)
+                penalty = REPEAT_PENALTY.get(name, 1.0)
+                base_text, base = run(engine, prompt, args.tokens, "off", penalty)
+                spec_text, spec = run(engine, prompt, args.tokens, args.mode, penalty)
                 plain.append(base.decode_tps or 0.0)
                 drafted.append(spec.decode_tps or 0.0)
                 same = same and base_text == spec_text

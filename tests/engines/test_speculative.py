@@ -22,23 +22,23 @@ from app.engines.llama.speculative.verify import SEQ, DecodeFailed, Verifier
 
 # ---- prompt lookup --------------------------------------------------------------------
 def test_lookup_drafts_what_followed_the_longest_match() -> None:
-    lookup = PromptLookup([1, 2, 3, 4, 5, 6, 9, 3, 4, 7, 8])
-    lookup.extend([2, 3, 4])  # "2 3 4" occurred once, followed by 5 6; "3 4" last preceded 7 8
+    lookup = PromptLookup([1, 2, 3, 4, 5, 6, 9, 2, 3, 4, 7, 8])
+    lookup.extend([1, 2, 3, 4])  # "1 2 3 4" occurred once, followed by 5 6; "2 3 4" last preceded 7 8
     assert lookup.draft(2) == [5, 6]
-    assert lookup.draft(10) == [5, 6, 9, 3, 4, 7, 8, 2, 3, 4]
+    assert lookup.draft(10) == [5, 6, 9, 2, 3, 4, 7, 8, 1, 2]
 
 
 def test_lookup_prefers_the_latest_occurrence_and_never_matches_its_own_end() -> None:
-    lookup = PromptLookup([7, 8, 1, 7, 8, 2])
-    assert lookup.draft(3) == []  # "8 2" and "2" alone: no earlier occurrence of two tokens
-    lookup.extend([7, 8])
-    assert lookup.draft(1) == [2]  # the later "7 8" was followed by 2, the earlier by 1
+    lookup = PromptLookup([7, 8, 9, 1, 7, 8, 9, 2])
+    assert lookup.draft(3) == []  # "8 9 2" never occurred before the end
+    lookup.extend([7, 8, 9])
+    assert lookup.draft(1) == [2]  # the later "7 8 9" was followed by 2, the earlier by 1
 
 
-def test_lookup_needs_two_tokens_of_context() -> None:
-    lookup = PromptLookup([5, 1, 5, 2])
-    lookup.extend([5])
-    assert lookup.draft(4) == []  # a single matching token drafts nothing
+def test_lookup_needs_three_tokens_of_context() -> None:
+    lookup = PromptLookup([5, 6, 1, 5, 6, 2])
+    lookup.extend([5, 6])
+    assert lookup.draft(4) == []  # two matching tokens ("of the") draft nothing
 
 
 # ---- the acceptance rule --------------------------------------------------------------

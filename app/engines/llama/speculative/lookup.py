@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 MAX_NGRAM = 4
-MIN_NGRAM = 2  # a single token ("the", ",") matches everywhere and drafts mostly noise
+MIN_NGRAM = 3  # one or two tokens ("the", "of the") match everywhere and draft mostly noise
 
 
 class PromptLookup:

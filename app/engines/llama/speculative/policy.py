@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MIN_SPEC_STEPS = 6  # verified drafts measured before judging
+MIN_SPEC_STEPS = 4  # verified drafts measured before judging
 MIN_PLAIN_STEPS = 3  # plain steps measured before judging
 FIRST_PAUSE = 32  # tokens without drafting after drafting first failed to pay; doubles each time
 MAX_PAUSE = 1024
@@ -42,7 +42,7 @@ class Policy:
     """Per-reply decisions: draft now or not, and how many tokens. ``adaptive=False`` always drafts."""
 
     adaptive: bool = True
-    draft_size: int = 6
+    draft_size: int = 4
     drafted: int = 0
     accepted: int = 0
     _spec: _Rate = field(default_factory=_Rate)
