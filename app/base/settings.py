@@ -22,20 +22,11 @@ from pathlib import Path
 
 from app.base import paths
 from app.base.atomic import replace_with_retry, write_atomic
+from app.base.translatable import QT_TRANSLATE_NOOP
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SETTINGS", "SETTINGS_BY_KEY", "TAB_OTHER", "Setting", "SettingError", "Settings"]
-
-
-def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # noqa: N802 - the name Qt's lupdate collects
-    """Mark ``text`` for translation and return it unchanged; the dialog translates it when shown.
-
-    Qt's own marker would make this module depend on Qt. lupdate reads the call by name,
-    so titles, tab names and choice names written this way land in the .ts files
-    (``packaging/update_translations.sh`` lists this file among its sources).
-    """
-    return text
+__all__ = ["QT_TRANSLATE_NOOP", "SETTINGS", "SETTINGS_BY_KEY", "TAB_OTHER", "Setting", "SettingError", "Settings"]
 
 
 # The dialog's tabs, in the order their first setting is declared; "Other" comes last.
@@ -273,6 +264,12 @@ SETTINGS: tuple[Setting, ...] = (
                               " 0 turns saving off."),
             minimum=0, maximum=1048576,
             title=QT_TRANSLATE_NOOP("SettingsDialog", "Saved conversation states (MB)"), tab=TAB_MODEL),
+    Setting("parallel_sequences", int, 0,
+            QT_TRANSLATE_NOOP("SettingsDialog",
+                              "Parts of a document (summary parts, paragraphs to translate) worked on at once: sooner"
+                              " done, and each takes memory while it runs. 0: automatic; 1: one at a time."),
+            minimum=0, maximum=16,
+            title=QT_TRANSLATE_NOOP("SettingsDialog", "Document parts at once (0 = automatic)"), tab=TAB_MODEL),
     Setting("api_server", bool, False,
             QT_TRANSLATE_NOOP("SettingsDialog",
                               "Serve the loaded model to other programs through an OpenAI-compatible API while "

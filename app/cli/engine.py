@@ -15,14 +15,23 @@ from pathlib import Path
 from app.base.credentials import CredentialError, env_reference
 from app.base.settings import Settings
 from app.cli.errors import CliError
-from app.engines.contract import Endpoint, Engine, EngineError, LoadedModel, ModelSpec, Speculation
+from app.engines.contract import (
+    BatchEngine,
+    ConcurrentEngine,
+    Endpoint,
+    Engine,
+    EngineError,
+    LoadedModel,
+    ModelSpec,
+    Speculation,
+)
 from app.engines.factory import make_engine
 from app.models.params import load_spec
 from app.models.selection import ModelNotFound
 from app.models.starter import StarterModelMissing
 
 __all__ = ["add_endpoint_arguments", "add_speculative_argument", "make_engine", "model_name", "new_engine",
-           "open_engine", "speculation"]
+           "open_engine", "parallel_width", "speculation"]
 
 
 MAX_PARALLEL = 64
@@ -32,7 +41,8 @@ _MODES: dict[str, Speculation] = {"off": "off", "auto": "auto", "ngram": "ngram"
 def add_endpoint_arguments(parser: argparse.ArgumentParser, *, parallel: bool = False) -> None:
     """``--endpoint URL`` and ``--api-key-env VAR``: run on a server; ``--model`` then names its model.
 
-    ``parallel``: also ``--parallel N``, for commands that can send several requests at once.
+    ``parallel``: also ``--parallel N``, for commands that work on several parts of a document at
+    once: requests sent to a server together, or sequences a local model decodes together.
     """
     group = parser.add_argument_group("a model on a server (OpenAI-compatible: llama-server, vLLM, Ollama, ...)")
     group.add_argument("--endpoint", metavar="URL",
@@ -41,7 +51,9 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser, *, parallel: bool = 
                        help="take the server's API key from this environment variable")
     if parallel:
         group.add_argument("--parallel", metavar="N", type=int,
-                           help="requests to send at once (default: the slots llama-server reports, else 1)")
+                           help="parts of the document to work on at once: with a local model, sequences decoded "
+                                "together (default: automatic from free memory; 1: one at a time); with --endpoint, "
+                                "requests sent together (default: the slots llama-server reports, else 1)")
 
 
 def add_speculative_argument(parser: argparse.ArgumentParser) -> None:
@@ -71,11 +83,16 @@ def endpoint_spec(endpoint: str, model: str | None, api_key_env: str | None, n_c
         raise CliError(f"--endpoint must be an http:// or https:// URL, not {endpoint!r}")
     if not model:
         raise CliError("--endpoint needs --model ID: the id of a model the server serves")
-    if parallel is not None and not 1 <= parallel <= MAX_PARALLEL:
-        raise CliError(f"--parallel must be between 1 and {MAX_PARALLEL}, not {parallel}")
+    check_parallel(parallel)
     return Endpoint(url=endpoint.rstrip("/"), model_id=model,
                     credential=env_reference(api_key_env) if api_key_env else None, n_ctx=n_ctx,
                     parallel=parallel)
+
+
+def check_parallel(parallel: int | None) -> None:
+    """``--parallel`` out of range is a one-line CliError."""
+    if parallel is not None and not 1 <= parallel <= MAX_PARALLEL:
+        raise CliError(f"--parallel must be between 1 and {MAX_PARALLEL}, not {parallel}")
 
 
 def new_engine(spec: ModelSpec) -> Engine:
@@ -90,7 +107,8 @@ def open_engine(settings: Settings, model: str | None, *, n_ctx: int | None = No
                 draft_model: Path | None = None) -> Iterator[tuple[Engine, LoadedModel]]:
     """The engine with ``model`` (or the one in settings) loaded; unloaded again on the way out.
 
-    With ``endpoint`` the model is ``model`` on that server. A missing model or one that
+    With ``endpoint`` the model is ``model`` on that server. ``parallel``: the server's requests at
+    once, or a local model's sequences decoded together. A missing model or one that
     cannot load is a :class:`CliError` with a one-line reason.
     """
     spec: ModelSpec
@@ -99,11 +117,12 @@ def open_engine(settings: Settings, model: str | None, *, n_ctx: int | None = No
             raise CliError("a draft model (--speculative FILE) applies to local models, not with --endpoint")
         spec = endpoint_spec(endpoint, model, api_key_env, n_ctx, parallel)
     else:
-        if api_key_env is not None or parallel is not None:
-            raise CliError(f"--{'api-key-env' if api_key_env is not None else 'parallel'} only applies with --endpoint")
+        if api_key_env is not None:
+            raise CliError("--api-key-env only applies with --endpoint")
+        check_parallel(parallel)
         try:
             spec = load_spec(settings, model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                             draft_model=draft_model)
+                             draft_model=draft_model, parallel_sequences=parallel)
         except (ModelNotFound, StarterModelMissing) as exc:
             raise CliError(str(exc)) from exc
     try:
@@ -115,6 +134,14 @@ def open_engine(settings: Settings, model: str | None, *, n_ctx: int | None = No
         yield engine, loaded
     finally:
         engine.unload()
+
+
+def parallel_width(engine: Engine) -> int:
+    """Parts of a document worked on at once (the ``--json`` lines say it): a server's requests, a local model's
+    sequences."""
+    if isinstance(engine, ConcurrentEngine):
+        return engine.parallel
+    return engine.batch_width if isinstance(engine, BatchEngine) else 1
 
 
 def model_name(loaded: LoadedModel) -> str:

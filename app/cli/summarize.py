@@ -14,11 +14,11 @@ import threading
 from pathlib import Path
 
 from app.base.settings import Settings
-from app.cli.engine import add_endpoint_arguments, model_name, open_engine
+from app.cli.engine import add_endpoint_arguments, model_name, open_engine, parallel_width
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
 from app.documents.document import ExtractedDocument, ExtractionError
 from app.documents.extract import extract
-from app.engines.contract import ConcurrentEngine, EngineError
+from app.engines.contract import EngineError
 from app.summarize.cache import SummaryCache
 from app.summarize.options import LANGS, PRESETS, SummaryOptions
 from app.summarize.results import SummaryProgress
@@ -113,6 +113,7 @@ def _summarize(args: argparse.Namespace, document: ExtractedDocument) -> int:
         restore_sigint = install_sigint(stop)
         try:
             result = summarize(engine, document, options, stop=stop, on_progress=progress, cache=cache)
+            width = parallel_width(engine)
         except EngineError as exc:
             raise CliError(str(exc)) from exc
         finally:
@@ -123,7 +124,7 @@ def _summarize(args: argparse.Namespace, document: ExtractedDocument) -> int:
         line = result.to_json()
         line.update(file=str(args.file), name=document.name, kind=document.kind, pages=document.pages,
                     characters=document.characters, model=model_name(loaded),
-                    parallel=engine.parallel if isinstance(engine, ConcurrentEngine) else 1)
+                    parallel=width)
         print(json.dumps(line, ensure_ascii=False), flush=True)
     else:
         print(result.summary, flush=True)

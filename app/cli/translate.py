@@ -18,7 +18,7 @@ from app.base.atomic import write_atomic
 from app.base.files import NotAFileError, regular_file
 from app.base.languages import Language, get_language, language_codes, resolve_language
 from app.base.settings import Settings
-from app.cli.engine import add_endpoint_arguments, model_name, open_engine
+from app.cli.engine import add_endpoint_arguments, model_name, open_engine, parallel_width
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
 from app.translate.formats import DocumentError, SourceDocument, document_from_text, load_document
 from app.translate.glossary import Glossary, GlossaryError
@@ -42,7 +42,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="JSON or TSV list of terms with fixed translations (empty: keep as is)")
     parser.add_argument("--model", help="GGUF file (default: the model chosen in settings), "
                         "or with --endpoint the id of a model on that server")
-    add_endpoint_arguments(parser)
+    add_endpoint_arguments(parser, parallel=True)
     parser.add_argument("-o", "--output", type=Path, metavar="OUT",
                         help="where to write the translation (default for files: NAME.LANG.EXT beside the input)")
     parser.add_argument("--json", action="store_true",
@@ -138,12 +138,13 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     with open_engine(settings, args.model, endpoint=args.endpoint,
-                     api_key_env=args.api_key_env) as (engine, loaded):
+                     api_key_env=args.api_key_env, parallel=args.parallel) as (engine, loaded):
         stop = threading.Event()
         restore_sigint = install_sigint(stop)  # the first Ctrl+C stops after the current token, keeping what is done
         try:
             result = translate_document(engine, document, target.code, source.code if source else None,
                                         glossary, stop, report)
+            width = parallel_width(engine)
         finally:
             restore_sigint()
             if show_progress:
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"the text is already in {name}; nothing to translate (choose another --to)")
     _write(result, out_path)
     if args.json:
-        print(json.dumps(_summary(result, out_path, model_name(loaded)), ensure_ascii=False), flush=True)
+        print(json.dumps(_summary(result, out_path, model_name(loaded), width), ensure_ascii=False), flush=True)
     else:
         for warning in result.warnings:
             print(f"kestrel: warning: segment {warning.segment + 1}: {warning.message}", file=sys.stderr)
@@ -173,12 +174,12 @@ def _write(result: TranslationResult, out_path: Path | None) -> None:
         raise CliError(f"cannot write {out_path}: {exc.strerror or exc}") from exc
 
 
-def _summary(result: TranslationResult, out_path: Path | None, model: str) -> dict[str, object]:
+def _summary(result: TranslationResult, out_path: Path | None, model: str, width: int) -> dict[str, object]:
     """The ``--json`` object: counts, languages, timing, where the output went."""
     return {
         "segments": result.segments, "segments_translated": result.segments_translated,
         "from": result.source_lang, "to": result.target_lang, "detected": result.detected,
         "seconds": round(result.seconds, 3), "output": str(out_path) if out_path is not None else None,
         "cancelled": result.cancelled, "warnings": [w.to_dict() for w in result.warnings],
-        "model": model,
+        "model": model, "parallel": width,
     }

@@ -7,7 +7,7 @@ description's llama-only fields are optional, and every speed figure says where 
 measured, or is ``None`` when nobody measured it.
 
 Capabilities beyond plain chat are declared as protocols (:class:`TokenEngine`,
-:class:`LogprobEngine`, :class:`ConcurrentEngine`) that an engine class inherits
+:class:`LogprobEngine`, :class:`ConcurrentEngine`, :class:`BatchEngine`) that an engine class inherits
 explicitly; callers check them with ``isinstance``.
 """
 
@@ -52,6 +52,7 @@ class LocalModel:
     flash_attn: bool | None = None  # None: let llama.cpp decide (auto)
     state_budget_mb: int = 2048  # disk for saved conversation KV states (app.engines.llama.states); 0 turns saving off
     draft_model: Path | None = None  # a smaller GGUF with the same vocabulary, for speculative decoding
+    parallel_sequences: int = 0  # document work decoded as this many sequences at once; 0: automatic
 
     @property
     def label(self) -> str:
@@ -339,6 +340,56 @@ class ConcurrentEngine(Engine, Protocol):
         on_stats: Callable[[GenerationStats], None] | None = None,
     ) -> Iterator[str]:
         """Like ``stream``; ``on_stats`` gets this reply's figures when the iterator ends, however it ends."""
+        ...
+
+
+#: One prompt of a batch: chat messages (formatted by the model's chat format), or text the
+#: model continues as it is (a base model's completion-style request, tokenized with BOS).
+BatchPrompt = Sequence[ChatMessage] | str
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One event of a batched run: a delta of prompt ``index``'s reply, or (``stats`` set) the end of that reply."""
+
+    index: int
+    text: str = ""
+    stats: GenerationStats | None = None
+
+
+@runtime_checkable
+class BatchEngine(Engine, Protocol):
+    """An engine that decodes several replies together (separate sequences, one model step for all).
+
+    Document work (summary map steps, translated segments) sends its prompts in one batch;
+    the results are those of sending them one by one, sooner.
+    """
+
+    @property
+    def batch_width(self) -> int:
+        """How many sequences decode together (1: no batching)."""
+        ...
+
+    def stream_batch(
+        self,
+        prompts: Sequence[BatchPrompt],
+        params: GenerationParams | Sequence[GenerationParams],
+        stop: threading.Event | None = None,
+    ) -> Iterator[BatchItem]:
+        """Every prompt's reply, up to ``batch_width`` at a time, a new prompt admitted as soon as a sequence ends.
+
+        ``params``: one for every prompt, or one per prompt. Each reply ends with exactly one
+        item with ``stats`` (its own figures, timed from when its sequence started; stop_reason
+        "cancelled" for a reply stopped by ``stop`` or :meth:`end_sequence`). ``last_stats``
+        holds the whole run's figures when the iterator ends.
+        """
+        ...
+
+    def end_sequence(self, index: int) -> None:
+        """End prompt ``index``'s reply in the running batch now (the reader has what it needs).
+
+        Its closing item follows; ignored once that reply has ended or when no batch runs.
+        """
         ...
 
 

@@ -3,7 +3,8 @@
 GUI tests and the UI streaming benchmark use it: it streams a scripted reply at an
 exact token rate, honours the stop and cancel events per token, reports stats the same
 way, and has a word-level tokenizer, so the summarizer's exact token path runs in
-milliseconds without llama.cpp.
+milliseconds without llama.cpp. With ``batch_width`` > 1 it decodes batches as the llama
+engine does: that many replies at once, one token of each per step, in a fixed order.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from app.base.speed import RollingRate, rate
 from app.engines.contract import (
+    BatchEngine,
+    BatchItem,
+    BatchPrompt,
     ChatMessage,
     ContextOverflowError,
     EngineError,
@@ -52,7 +57,7 @@ def _split_tokens(text: str) -> list[str]:
     return tokens
 
 
-class FakeEngine(TokenEngine, LogprobEngine):
+class FakeEngine(TokenEngine, LogprobEngine, BatchEngine):
     """Streams ``reply(messages)`` one word-token at a time at ``tokens_per_s``."""
 
     def __init__(
@@ -66,6 +71,8 @@ class FakeEngine(TokenEngine, LogprobEngine):
         fail_after_tokens: int | None = None,
         load_s: float = 0.0,
         abort_on_load: str | None = None,
+        chat_format: str = "plain",
+        batch_width: int = 1,
     ) -> None:
         self.reply = reply
         self.tokens_per_s = tokens_per_s
@@ -77,6 +84,13 @@ class FakeEngine(TokenEngine, LogprobEngine):
         # Simulates a native assert: print this line to stderr and abort the whole process.
         # Only meant for a fake engine inside the engine's child process (isolation tests).
         self.abort_on_load = abort_on_load
+        # "plain": no chat template, so features treat it as a base model (as the starter model);
+        # "gguf-template": an instruct model, prompted with chat messages
+        self.chat_format = chat_format
+        self._batch_width = batch_width
+        self.batch_runs: list[int] = []  # how many prompts each batched run had
+        self.max_in_flight = 0  # the most replies a batched run decoded at once
+        self._ended: set[int] = set()
         self.requests: list[list[ChatMessage]] = []
         self.loads: list[ModelSpec] = []
         self._loaded: LoadedModel | None = None
@@ -112,7 +126,7 @@ class FakeEngine(TokenEngine, LogprobEngine):
             raise EngineError(self.load_error)
         self._loaded = LoadedModel(
             spec=spec, name="Fake model", quant="Q4_K_M", n_ctx=self.n_ctx, n_ctx_train=self.n_ctx,
-            backend="CPU", gpu_layers=0, n_layers=2, chat_format="plain", load_s=0.0,
+            backend="CPU", gpu_layers=0, n_layers=2, chat_format=self.chat_format, load_s=0.0,
         )
         return self._loaded
 
@@ -179,7 +193,7 @@ class FakeEngine(TokenEngine, LogprobEngine):
         if len(tokens) >= self.n_ctx:
             raise ContextOverflowError(len(tokens), self.n_ctx,
                                        f"The prompt is {len(tokens):,} tokens but the context holds {self.n_ctx:,}.")
-        messages = self._prompts.get(tuple(tokens)) or [ChatMessage("user", "".join(self._words[t] for t in tokens))]
+        messages = self._messages(tokens)
         self.requests.append(list(messages))
         text = self.reply(messages) if callable(self.reply) else self.reply
         prompt = [self._words[t] for t in tokens]
@@ -241,3 +255,96 @@ class FakeEngine(TokenEngine, LogprobEngine):
                 stop_reason=reason, n_ctx=self.n_ctx, context_used=len(prompt) + count,
                 backend="CPU", gpu_layers=0, model="Fake model",
             )
+
+    def _messages(self, tokens: list[int]) -> list[ChatMessage]:
+        """The messages a prompt was built from (text sent as it is: one user message)."""
+        return self._prompts.get(tuple(tokens)) or [ChatMessage("user", "".join(self._words[t] for t in tokens))]
+
+    # ---- several replies at once -------------------------------------------------------
+    @property
+    def batch_width(self) -> int:
+        return self._batch_width if self._loaded is not None else 1
+
+    def batch_prompt(self, prompt: BatchPrompt) -> tuple[list[int], tuple[str, ...]]:
+        if isinstance(prompt, str):
+            return self.tokenize(prompt), ()
+        return self.prompt_tokens(prompt)
+
+    def stream_batch(self, prompts: Sequence[BatchPrompt], params: GenerationParams | Sequence[GenerationParams],
+                     stop: threading.Event | None = None) -> Iterator[BatchItem]:
+        return self.stream_batch_tokens([self.batch_prompt(p) for p in prompts], params, stop)
+
+    def stream_batch_tokens(self, prompts: Sequence[tuple[list[int], tuple[str, ...]]],
+                            params: GenerationParams | Sequence[GenerationParams],
+                            stop: threading.Event | None = None, ended: set[int] | None = None) -> Iterator[BatchItem]:
+        if self._loaded is None:
+            raise EngineError("No model is loaded.")
+        each = [params] * len(prompts) if isinstance(params, GenerationParams) else list(params)
+        for tokens, _stops in prompts:
+            if len(tokens) >= self.n_ctx:
+                raise ContextOverflowError(len(tokens), self.n_ctx, f"A prompt is {len(tokens):,} tokens but the "
+                                           f"context holds {self.n_ctx:,}.")
+        self.batch_runs.append(len(prompts))
+        self._last_stats = None
+        self._ended = ended if ended is not None else set()
+        return self._batch([tokens for tokens, _stops in prompts], each, stop or threading.Event(), self._ended)
+
+    def end_sequence(self, index: int) -> None:
+        self._ended.add(index)
+
+    def _batch(self, prompts: list[list[int]], params: list[GenerationParams], stop: threading.Event,
+               ended: set[int]) -> Iterator[BatchItem]:
+        """Up to ``batch_width`` replies, one token of each per step, admitted in order as others end."""
+        started = time.perf_counter()
+        waiting = deque(range(len(prompts)))
+        replies: dict[int, list[str]] = {}  # the replies decoding now, in the order they started
+        counts: dict[int, int] = {}
+        interval = 1.0 / self.tokens_per_s if self.tokens_per_s > 0 else 0.0
+        total = 0
+
+        def end(index: int, reason: StopReason) -> BatchItem:
+            nonlocal total
+            del replies[index]
+            total += counts[index]
+            return BatchItem(index, stats=self._batch_stats(len(prompts[index]), counts[index], reason, started))
+
+        try:
+            while (waiting or replies) and not stop.is_set():
+                for index in [i for i in replies if i in ended]:
+                    yield end(index, "cancelled")
+                while len(replies) < self._batch_width and waiting:
+                    index = waiting.popleft()
+                    counts[index] = 0
+                    if index in ended:
+                        yield BatchItem(index, stats=self._batch_stats(len(prompts[index]), 0, "cancelled", started))
+                        continue
+                    messages = self._messages(prompts[index])
+                    self.requests.append(messages)
+                    replies[index] = _split_tokens(self.reply(messages) if callable(self.reply) else self.reply)
+                self.max_in_flight = max(self.max_in_flight, len(replies))
+                if interval and stop.wait(interval):
+                    break
+                for index in list(replies):
+                    count, tokens = counts[index], replies[index]
+                    if self.fail_after_tokens is not None and count >= self.fail_after_tokens:
+                        raise EngineError("The fake engine failed on purpose.")
+                    if count >= len(tokens):
+                        yield end(index, "eos")
+                    elif count >= params[index].max_tokens:
+                        yield end(index, "length")
+                    else:
+                        counts[index] = count + 1
+                        yield BatchItem(index, tokens[count])
+            for index in list(replies):
+                yield end(index, "cancelled")
+            for index in waiting:
+                yield BatchItem(index, stats=self._batch_stats(len(prompts[index]), 0, "cancelled", started))
+        finally:
+            self._last_stats = self._batch_stats(sum(map(len, prompts)), total, "cancelled" if stop.is_set() else "eos",
+                                                 started)
+
+    def _batch_stats(self, prompt_tokens: int, count: int, reason: StopReason, started: float) -> GenerationStats:
+        return GenerationStats(prompt_tokens=prompt_tokens, cached_tokens=0, evaluated_tokens=prompt_tokens,
+                               completion_tokens=count, total_s=time.perf_counter() - started, stop_reason=reason,
+                               n_ctx=self.n_ctx, context_used=prompt_tokens + count, backend="CPU", gpu_layers=0,
+                               model="Fake model")

@@ -20,7 +20,8 @@ SPECULATION: dict[str, Speculation] = {"auto": "auto", "off": "off"}
 
 
 def local_model(settings: Settings, path: Path, *, n_ctx: int | None = None, n_threads: int | None = None,
-                n_gpu_layers: int | None = None, draft_model: Path | None = None) -> LocalModel:
+                n_gpu_layers: int | None = None, draft_model: Path | None = None,
+                parallel_sequences: int | None = None) -> LocalModel:
     """How to load the GGUF at ``path``, from the settings and any overrides."""
     stored_draft = settings.get_str("draft_model")
     return LocalModel(
@@ -30,13 +31,16 @@ def local_model(settings: Settings, path: Path, *, n_ctx: int | None = None, n_t
         n_gpu_layers=n_gpu_layers if n_gpu_layers is not None else settings.get_int("n_gpu_layers"),
         flash_attn=FLASH_ATTN[settings.get_str("flash_attn")],
         state_budget_mb=settings.get_int("kv_state_budget_mb"),
+        parallel_sequences=(parallel_sequences if parallel_sequences is not None
+                            else settings.get_int("parallel_sequences")),
         draft_model=draft_model or (Path(stored_draft).expanduser() if stored_draft else None),
     )
 
 
 def load_spec(settings: Settings, model: str | None = None, library: Library | None = None, *,
               n_ctx: int | None = None, n_threads: int | None = None,
-              n_gpu_layers: int | None = None, draft_model: Path | None = None) -> ModelSpec:
+              n_gpu_layers: int | None = None, draft_model: Path | None = None,
+              parallel_sequences: int | None = None) -> ModelSpec:
     """The model to load: ``model`` if given, else the server model or the file in settings, else the starter model.
 
     A server model chosen in the Models tab gives an ``Endpoint`` (``n_ctx`` overrides the
@@ -50,7 +54,7 @@ def load_spec(settings: Settings, model: str | None = None, library: Library | N
             return remote
     path = resolve_model_path(model, settings, library)
     return local_model(settings, path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                       draft_model=draft_model)
+                       draft_model=draft_model, parallel_sequences=parallel_sequences)
 
 
 def generation_params(settings: Settings, *, max_tokens: int | None = None, temperature: float | None = None,

@@ -16,31 +16,45 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
+from itertools import islice
 
 from app.documents.chunking import Chunk, chunk_sections
 from app.documents.document import ExtractedDocument
-from app.engines.contract import ChatMessage, ConcurrentEngine, Engine, GenerationParams, GenerationStats
+from app.engines.completion import is_base_model
+from app.engines.contract import (
+    BatchEngine,
+    BatchPrompt,
+    ChatMessage,
+    ConcurrentEngine,
+    Engine,
+    GenerationParams,
+    GenerationStats,
+)
 from app.summarize.answers import clean, fallback, leads, norm, parse_points, repeats
 from app.summarize.cache import SummaryCache, run_key, sha
 from app.summarize.options import SummaryOptions
 from app.summarize.plan import MARGIN, Speeds, SummaryPlan, plan_summary
 from app.summarize.prompts import (
     ANSWER_TOKENS,
+    COMPLETION_STOPS,
     FINAL_TAILS,
     FINAL_TOKENS,
     MAX_POINTS,
     REDUCE_TAIL,
     REDUCE_TOKENS,
+    completion_prompt,
     map_prompt,
     reduce_prompt,
     single_prompt,
+    stream_summary,
 )
 from app.summarize.render import render_markdown
 from app.summarize.results import ChunkInfo, Point, SourceRange, SummaryProgress, SummaryResult, merge_sources
-from app.summarize.tokens import make_counter, prompt_size, stream_prompt
+from app.summarize.tokens import make_counter, prompt_size
 
 PROGRESS_INTERVAL_S = 0.1
 _HALT_POLL_S = 0.05  # how often the parallel map looks at the user's stop while it waits
+MAP_BATCH = 64  # chunks per batch when a local model decodes several at once (their texts are held meanwhile)
 
 
 def read_answer(iterator: Iterator[str], content: str, *, blank_stop: bool, copy_is_echo: bool,
@@ -52,24 +66,46 @@ def read_answer(iterator: Iterator[str], content: str, *, blank_stop: bool, copy
     combines nothing). The iterator is closed on the way out, so the engine's request
     ends now, not when the generator is collected.
     """
-    instruction = norm(content if copy_is_echo else content[: content.find("<<<")] if "<<<" in content
-                        else content[:300])
-    pieces: list[str] = []
-    seen = ""
+    reader = AnswerReader(content, blank_stop=blank_stop, copy_is_echo=copy_is_echo)
     try:
         for delta in iterator:
-            pieces.append(delta)
             if on_delta is not None:
                 on_delta(delta)
-            seen = (seen + delta).lstrip()
-            if len(seen) >= 24 and len(seen) - len(delta) < 24 and norm(seen[:24]) in instruction:
-                return "".join(pieces), True  # a base model repeating the request: nothing to wait for
-            if (blank_stop and "\n\n" in seen) or repeats(seen) >= 0:
+            if reader.feed(delta):
                 break
     finally:
         if isinstance(iterator, Generator):
             iterator.close()
-    return "".join(pieces), False
+    return reader.text, reader.echo
+
+
+class AnswerReader:
+    """One answer as it streams (see :func:`read_answer`): says when a blank line, a loop or an echo ended it."""
+
+    def __init__(self, content: str, *, blank_stop: bool, copy_is_echo: bool) -> None:
+        self._instruction = norm(content if copy_is_echo else content[: content.find("<<<")] if "<<<" in content
+                                 else content[:300])
+        self._blank_stop = blank_stop
+        self._pieces: list[str] = []
+        self._seen = ""
+        self.echo = False
+        self.done = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self._pieces)
+
+    def feed(self, delta: str) -> bool:
+        """Add a delta; True once the answer is complete (nothing after that belongs to it)."""
+        if self.done:
+            return True
+        self._pieces.append(delta)
+        seen = self._seen = (self._seen + delta).lstrip()
+        if len(seen) >= 24 and len(seen) - len(delta) < 24 and norm(seen[:24]) in self._instruction:
+            self.echo = self.done = True  # a base model repeating the request: nothing to wait for
+        elif (self._blank_stop and "\n\n" in seen) or repeats(seen) >= 0:
+            self.done = True
+        return self.done
 
 
 def finish_answer(text: str, echo: bool, blank_stop: bool) -> str:
@@ -177,6 +213,9 @@ class Run:
         if isinstance(self.engine, ConcurrentEngine) and self.engine.parallel > 1:
             self._map_parallel(self.engine, self.engine.parallel)
             return
+        if isinstance(self.engine, BatchEngine) and self.engine.batch_width > 1 and self._uncached() > 1:
+            self._map_batched(self.engine, self.engine.batch_width)
+            return
         lang = self.plan.lang
         for chunk in self._chunks():
             if self.stop.is_set():
@@ -261,6 +300,73 @@ class Run:
         text, echo = read_answer(iterator, content, blank_stop=True, copy_is_echo=False)
         return clean(finish_answer(text, echo, blank_stop=True)), figures[-1] if figures else None
 
+    def _uncached(self) -> int:
+        """Chunks the map must summarize (a large document, chunked as it is read, counts as many)."""
+        if self.plan.chunks is None:
+            return self.plan.chunk_count
+        return sum(self.cache.get(self.key, self._map_name(c)) is None for c in self.plan.chunks)
+
+    def _map_batched(self, engine: BatchEngine, width: int) -> None:
+        """The map through ``stream_batch``: ``width`` chunks decode together (a local model's sequences).
+
+        As in ``_map_parallel``, each result is recorded in document order as soon as it and
+        those before it are done; it is cached as soon as it is done. The same requests as one
+        by one, the same answers: a sequence is ended where :func:`read_answer` would stop reading.
+        """
+        self.width = width
+        chunks = iter(self._chunks())
+        while window := list(islice(chunks, MAP_BATCH)):
+            self._map_window(engine, window)
+
+    def _map_window(self, engine: BatchEngine, window: list[Chunk]) -> None:
+        names = [self._map_name(chunk) for chunk in window]
+        texts = [self.cache.get(self.key, name) for name in names]
+        cached = [text is not None for text in texts]
+        todo = [i for i, text in enumerate(texts) if text is None]
+        recorded = 0
+
+        def record_ready() -> None:
+            nonlocal recorded
+            while recorded < len(window) and (text := texts[recorded]) is not None:
+                self._record(window[recorded], text, cached[recorded])
+                recorded += 1
+
+        record_ready()
+        requests = [map_prompt(window[i].text, self.plan.lang) for i in todo]
+        readers = [AnswerReader(request, blank_stop=True, copy_is_echo=False) for request in requests]
+        sent = [self._batch_request(request, self.plan.map_tokens) for request in requests]
+        self._report(force=True)
+        items = engine.stream_batch([prompt for prompt, _ in sent], [params for _, params in sent], self.stop)
+        try:
+            for item in items:
+                reader = readers[item.index]
+                if item.stats is None:
+                    if not reader.done and reader.feed(item.text):
+                        engine.end_sequence(item.index)
+                    continue
+                self._learn(item.stats)
+                if self.stop.is_set():
+                    break
+                i = todo[item.index]
+                text = clean(finish_answer(reader.text, reader.echo, blank_stop=True)) or fallback(window[i].text)
+                self.cache.put(self.key, names[i], text)
+                texts[i] = text
+                record_ready()
+        finally:
+            if isinstance(items, Generator):
+                items.close()
+        if self.stop.is_set():
+            raise CancelledError
+        record_ready()
+
+    def _batch_request(self, request: str, max_tokens: int) -> tuple[BatchPrompt, GenerationParams]:
+        """``request`` as :func:`~app.summarize.prompts.stream_summary` sends it: a chat message, or the
+        completion text itself to a base model."""
+        params = replace(self.params, max_tokens=max_tokens)
+        if is_base_model(self.engine.loaded):
+            return completion_prompt(request), replace(params, stop=params.stop + COMPLETION_STOPS)
+        return [ChatMessage("user", request)], params
+
     # ---- reduce ----------------------------------------------------------------------
     def _size(self, text: str) -> int:
         if text not in self._sizes:
@@ -338,7 +444,7 @@ class Run:
             self._pending += delta
             self._report()
 
-        iterator = stream_prompt(self.engine, content, replace(self.params, max_tokens=max_tokens), self.stop)
+        iterator = stream_summary(self.engine, content, replace(self.params, max_tokens=max_tokens), self.stop)
         text, echo = read_answer(iterator, content, blank_stop=blank_stop, copy_is_echo=copy_is_echo,
                                  on_delta=show)
         self._learn(self.engine.last_stats)

@@ -17,6 +17,15 @@ generous length (small models loop). The first request puts the instruction in a
 system message; an empty reply is retried with the instruction and the text in one
 user message, then in the first form again with sampling. Identical segments are
 translated once. Cancelling keeps every finished segment; the rest stays in the source language.
+An engine that decodes several sequences at once gets the segments' first requests as one
+batch (``app.translate.batched``): the same requests, the same replies, sooner.
+
+A base model (no chat template, like the starter model) does not follow instructions; it
+gets each segment in completion style instead, sent without chat wrapping
+(``app.engines.completion``), and continues it with the translation:
+
+    English: <segment>
+    French:
 """
 
 from __future__ import annotations
@@ -28,7 +37,9 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 from app.base.languages import UNDETERMINED, Language, detect_language, get_language
-from app.engines.contract import ChatMessage, Engine, EngineError, GenerationParams
+from app.engines.completion import is_base_model, stream_completion
+from app.engines.contract import BatchEngine, BatchPrompt, ChatMessage, Engine, EngineError, GenerationParams
+from app.translate.batched import FirstReplies, FirstRequest
 from app.translate.formats import (
     SUPPORTED_SUFFIXES,
     DocumentError,
@@ -42,8 +53,8 @@ from app.translate.reply import Reply, split_sentences
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "DocumentError", "SegmentDone", "SegmentText", "SourceDocument", "TranslateOptions",
-    "TranslationResult", "TranslationStarted", "TranslationWarning", "build_messages", "document_from_text",
-    "load_document", "parse_document", "prompt_segment", "split_sentences", "translate_document",
+    "TranslationResult", "TranslationStarted", "TranslationWarning", "build_messages", "completion_request",
+    "document_from_text", "load_document", "parse_document", "prompt_segment", "split_sentences", "translate_document",
 ]
 
 INSTRUCTION_START = "Translate the text "
@@ -170,11 +181,27 @@ def build_messages(instruction: str, glossary_lines: str, text: str, attempt: in
     return [ChatMessage("system", header), ChatMessage("user", text)]
 
 
+def completion_request(source: Language | None, target: Language, text: str) -> str:
+    """A base model's request: the segment labelled with its language, then the target's label.
+
+    A glossary is left out: a base model cannot follow a list of rules (missing terms are
+    still reported).
+    """
+    return f"{source.name if source else 'Text'}: {text}\n{target.name}:"
+
+
+_COMPLETION = re.compile(r"[^\n:]{1,40}: (.*)\n[^\n:]{1,40}:", re.S)
+
+
 def prompt_segment(messages: Sequence[ChatMessage]) -> str:
-    """The segment text inside a request built by :func:`build_messages` (identity engines use it)."""
+    """The segment text inside a request built by :func:`build_messages` or :func:`completion_request`
+    (identity engines use it)."""
     content = next((m.content for m in reversed(messages) if m.role == "user"), "")
     if content.startswith(INSTRUCTION_START) and "\n\n" in content:
         return content.split("\n\n", 1)[1]
+    completion = _COMPLETION.fullmatch(content)
+    if completion is not None and not any(m.role == "system" for m in messages):
+        return completion.group(1)
     return content
 
 
@@ -186,12 +213,15 @@ class _Runner:
                  options: TranslateOptions) -> None:
         self.engine, self.document, self.target = engine, document, target
         self.glossary, self.stop, self.report, self.options = glossary, stop, report, options
+        self.source = source
         self.instruction = _instruction(source, target, document.kind == "markdown")
         loaded = engine.loaded
+        self.base = is_base_model(loaded)  # prompted in completion style (see the module docstring)
         self.n_ctx = loaded.n_ctx if loaded is not None else 4096
         self.overhead = engine.count_tokens([ChatMessage("user", "")])
         header_tokens = engine.count_tokens([ChatMessage("user", self.instruction)])
         self.piece_limit = max(24, min(options.max_piece_tokens, (self.n_ctx - header_tokens - 64) // 3))
+        self.batch: FirstReplies | None = None
 
     def tokens(self, text: str) -> int:
         if len(text.encode("utf-8")) < self.piece_limit:
@@ -223,14 +253,14 @@ class _Runner:
             out.append(current)
         return out
 
-    def segment(self, index: int, text: str) -> str | None:
+    def segment(self, index: int, text: str, first_attempt: int = 0) -> str | None:
         """Translate one segment, piece by piece; None if stopped before it was complete."""
         done: list[str] = []
         for piece in self.pieces(text):
             core = piece.strip()
             trail = piece[len(piece.rstrip()):]
             prefix = "".join(done)
-            result = self.piece(index, core, prefix) if core else ""
+            result = self.piece(index, core, prefix, first_attempt) if core else ""
             if result is None:
                 return None
             done.append((result or core) + trail)
@@ -238,22 +268,32 @@ class _Runner:
                 return ""  # the model gave nothing: reported as not translated
         return "".join(done).strip()
 
-    def piece(self, index: int, text: str, shown: str) -> str | None:
+    def request(self, text: str, attempt: int) -> FirstRequest:
+        """What attempt ``attempt`` sends for ``text`` (a chat request, or a base model's completion text),
+        and the reply reader it is read with; ``segment`` is left -1 for the caller."""
         glossary_lines = self.glossary.prompt(text)
         header = self.instruction + (f"\n{glossary_lines}" if glossary_lines else "")
         source_tokens = max(1, self.engine.count_tokens([ChatMessage("user", text)]) - self.overhead)
-        for attempt in range(self.options.retries + 1):
-            messages = build_messages(self.instruction, glossary_lines, text, attempt)
-            prompt_tokens = self.engine.count_tokens(messages)
-            room = self.n_ctx - prompt_tokens - 2
-            params = GenerationParams(
-                max_tokens=max(8, min(room, 2 * source_tokens + 32)),
-                temperature=self.options.temperature if attempt < 2 else 0.8,
-                seed=self.options.seed, repeat_penalty=1.0 if attempt < 2 else 1.1,
-                save_state=False,  # each segment is asked once: its state is never continued
-            )
-            reply = Reply(text, self.instruction, header, self.target)
-            stream = self.engine.stream(messages, params, self.stop)
+        messages = build_messages(self.instruction, glossary_lines, text, attempt)
+        prompt_tokens = self.engine.count_tokens(messages)
+        room = self.n_ctx - prompt_tokens - 2
+        params = GenerationParams(
+            max_tokens=max(8, min(room, 2 * source_tokens + 32)),
+            temperature=self.options.temperature if attempt < 2 else 0.8,
+            seed=self.options.seed, repeat_penalty=1.0 if attempt < 2 else 1.1,
+            save_state=False,  # each segment is asked once: its state is never continued
+        )
+        prompt: BatchPrompt = completion_request(self.source, self.target, text) if self.base else messages
+        return FirstRequest(-1, prompt, params, Reply(text, self.instruction, header, self.target))
+
+    def piece(self, index: int, text: str, shown: str, first_attempt: int = 0) -> str | None:
+        for attempt in range(first_attempt, self.options.retries + 1):
+            if self.base and attempt == 1:
+                continue  # the second form is a chat form: a base model gets the one request, then sampling
+            request = self.request(text, attempt)
+            reply, params = request.reply, request.params
+            stream = (stream_completion(self.engine, request.prompt, params, self.stop)
+                      if isinstance(request.prompt, str) else self.engine.stream(request.prompt, params, self.stop))
             try:
                 for delta in stream:
                     stop_now = reply.feed(delta)
@@ -270,6 +310,42 @@ class _Runner:
             if result:
                 return result
         return ""
+
+    # ---- several segments at once ----------------------------------------------------
+    def plan_batch(self, segments: list[tuple[int, str]]) -> None:
+        """Send these segments' first requests as one batch (an engine that decodes several at once).
+
+        Only segments sent in one request: longer ones are cut into pieces, each request showing
+        the pieces before it, so they go one request at a time.
+        """
+        engine = self.engine
+        single = [(index, text.strip()) for index, text in segments if text.strip() and len(self.pieces(text)) == 1]
+        if not isinstance(engine, BatchEngine) or len(single) < 2:
+            return
+        total = len(self.document.segments)
+        requests = [FirstRequest(index, r.prompt, r.params, r.reply)
+                    for index, text in single for r in [self.request(text, 0)]]
+        self.batch = FirstReplies(engine, requests, self.stop,
+                                  lambda index, text: self.report(SegmentText(index, total, text)))
+
+    def translate(self, index: int, text: str) -> str | None:
+        """Segment ``index``: its batched first reply when it has one, else (and after an empty one) one
+        request at a time, once the batch is done."""
+        batch = self.batch
+        if batch is None:
+            return self.segment(index, text)
+        if index in batch:
+            first = batch.take(index)
+            if first is None or first:
+                return first
+            batch.finish()
+            return self.segment(index, text, first_attempt=1)
+        batch.finish()
+        return self.segment(index, text)
+
+    def close(self) -> None:
+        if self.batch is not None:
+            self.batch.close()
 
 
 def _language(code: str) -> Language:
@@ -323,6 +399,8 @@ def translate_document(
     remaining = [0] * (total + 1)
     for i in range(total - 1, -1, -1):
         remaining[i] = remaining[i + 1] + len(segments[i])
+    if isinstance(engine, BatchEngine) and engine.batch_width > 1:
+        runner.plan_batch(_first_requests(segments, cache, glossary, result.source_lang or "", target.code))
     model_chars, model_seconds = 0, 0.0
     for index, text in enumerate(segments):
         if stop.is_set():
@@ -335,7 +413,7 @@ def translate_document(
             translation: str | None = cache[key]
         else:
             try:
-                translation = runner.segment(index, text)
+                translation = runner.translate(index, text)
             except EngineError as exc:
                 result.error = str(exc)
                 break
@@ -366,5 +444,20 @@ def translate_document(
         eta = model_seconds / model_chars * remaining[index + 1] if model_chars else None
         emit(SegmentDone(index, total, translation or text, bool(translation), cached, eta,
                          time.perf_counter() - started, tuple(warnings)))
+    runner.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _first_requests(segments: Sequence[str], cache: dict[tuple[str, str, str, str], str], glossary: Glossary,
+                    source: str, target: str) -> list[tuple[int, str]]:
+    """The segments a run will ask the model for: not cached, and each text once (a repeat is read from the
+    cache by then)."""
+    seen = set(cache)
+    out: list[tuple[int, str]] = []
+    for index, text in enumerate(segments):
+        key = (source, target, glossary.prompt(text), text)
+        if key not in seen:
+            seen.add(key)
+            out.append((index, text))
+    return out

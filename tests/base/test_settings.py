@@ -14,7 +14,8 @@ EXPECTED_KEYS = [
     "model_path", "remote_model", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "speculative", "draft_model",
     "temperature", "top_k",
     "top_p", "min_p", "repeat_penalty", "max_tokens", "seed", "system_prompt",
-    "context_overflow", "ui_language", "theme", "show_speed_details", "kv_state_budget_mb", "api_server", "api_port",
+    "context_overflow", "ui_language", "theme", "show_speed_details", "kv_state_budget_mb", "parallel_sequences",
+    "api_server", "api_port",
     "api_network", "api_origins", "api_allow_load",
 ]
 

@@ -50,7 +50,7 @@ def test_every_command_takes_a_model_on_a_server(command: list[str], asked: list
     (["--endpoint", "http://", "--model", "m"], "--endpoint must be an http:// or https:// URL, not 'http://'"),
     (["--endpoint", "http://127.0.0.1:8080/v1"], "--endpoint needs --model ID: the id of a model the server serves"),
     (["--api-key-env", "MY_KEY"], "--api-key-env only applies with --endpoint"),
-    (["--parallel", "2"], "--parallel only applies with --endpoint"),
+    (["--parallel", "0"], "--parallel must be between 1 and 64, not 0"),
     (["--endpoint", "http://127.0.0.1:8080/v1", "--model", "m", "--parallel", "0"],
      "--parallel must be between 1 and 64, not 0"),
     (["--endpoint", "http://127.0.0.1:8080/v1", "--model", "m", "--api-key-env", "NOT_SET_ANYWHERE"],

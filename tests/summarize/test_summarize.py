@@ -59,7 +59,8 @@ def document(paragraphs: int = 60, words: int = 40) -> str:
 
 
 def fake(n_ctx: int = 512, **kwargs: object) -> FakeEngine:
-    engine = FakeEngine(reply=reply, tokens_per_s=0, prefill_tps=0, n_ctx=n_ctx, **kwargs)  # type: ignore[arg-type]
+    engine = FakeEngine(reply=reply, tokens_per_s=0, prefill_tps=0, n_ctx=n_ctx,  # type: ignore[arg-type]
+                        chat_format="gguf-template", **kwargs)
     engine.load(LocalModel(path=Path("fake.gguf")))
     return engine
 
@@ -143,7 +144,7 @@ def test_the_cache_is_keyed_by_model_and_language() -> None:
     doc = extract_text(document())
     engine = fake()
     summarize(engine, doc)
-    other = FakeEngine(reply=reply, tokens_per_s=0, prefill_tps=0, n_ctx=512)
+    other = FakeEngine(reply=reply, tokens_per_s=0, prefill_tps=0, n_ctx=512, chat_format="gguf-template")
     other.load(LocalModel(path=Path("other.gguf")))
     summarize(other, doc)
     assert map_requests(other)  # another model: summarized again
@@ -191,7 +192,7 @@ def test_cancel_stops_within_a_token_mid_answer() -> None:
 def test_tldr_reduces_recursively_until_the_summaries_fit() -> None:
     long_reply = " ".join(["summary"] * 60) + "."
     engine = FakeEngine(reply=lambda m: long_reply if m[-1].content.endswith(MAP_MARK) else reply(m),
-                        tokens_per_s=0, prefill_tps=0, n_ctx=512)
+                        tokens_per_s=0, prefill_tps=0, n_ctx=512, chat_format="gguf-template")
     engine.load(LocalModel(path=Path("fake.gguf")))
     result = summarize(engine, extract_text(document(paragraphs=150)), SummaryOptions(preset="tldr", map_max_tokens=64))
     reduces = [r for r in engine.requests if "combined into one summary" in r[-1].content]
@@ -279,7 +280,8 @@ def test_token_engines_get_an_exact_size_check() -> None:
 
 
 def test_an_engine_without_a_tokenizer_is_measured_by_prompt_sizes() -> None:
-    engine = ChatOnlyEngine(FakeEngine(reply=reply, tokens_per_s=0, prefill_tps=0, n_ctx=512))
+    engine = ChatOnlyEngine(FakeEngine(reply=reply, tokens_per_s=0, prefill_tps=0, n_ctx=512,
+                                       chat_format="gguf-template"))
     engine.load(LocalModel(path=Path("fake.gguf")))
     assert not isinstance(engine, TokenEngine)
     result = summarize(engine, extract_text(document()))
@@ -383,7 +385,8 @@ def test_real_model_summarizes_every_chunk(starter_model: Path) -> None:
 
 def test_a_model_that_echoes_the_request_is_cut_short_and_gets_honest_fallbacks() -> None:
     """Base models often repeat the prompt: stop decoding at once and say no summary was made."""
-    echo = FakeEngine(reply=lambda m: m[-1].content[:600], tokens_per_s=0, prefill_tps=0, n_ctx=2048)
+    echo = FakeEngine(reply=lambda m: m[-1].content[:600], tokens_per_s=0, prefill_tps=0, n_ctx=2048,
+                      chat_format="gguf-template")
     echo.load(LocalModel(path=Path("fake.gguf")))
     result = summarize(echo, extract_text(document()), SummaryOptions(preset="detailed"))
     assert result.chunks_summarized == result.chunks > 1

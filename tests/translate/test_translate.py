@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from app.base.languages import get_language
 from app.engines.contract import ChatMessage, LocalModel
 from app.engines.fake import FakeEngine
 from app.translate import runner as runner_module
@@ -19,6 +20,7 @@ from app.translate.runner import (
     SegmentDone,
     SegmentText,
     TranslationStarted,
+    completion_request,
     document_from_text,
     load_document,
     prompt_segment,
@@ -95,6 +97,8 @@ def identity(messages: Sequence[ChatMessage]) -> str:
 
 
 def make_engine(reply: Callable[[Sequence[ChatMessage]], str] = identity, **kwargs: object) -> FakeEngine:
+    """An instruct model (it has a chat template) unless ``chat_format="plain"`` makes it a base model."""
+    kwargs.setdefault("chat_format", "gguf-template")
     engine = FakeEngine(reply=reply, tokens_per_s=0, prefill_tps=0, **kwargs)  # type: ignore[arg-type]
     engine.load(LocalModel(path=Path("fake.gguf")))
     return engine
@@ -418,6 +422,23 @@ def test_an_empty_reply_is_retried_then_reported_as_not_translated() -> None:
     assert calls == [2, 1, 2, 2]  # system+user, then one user message, then sampling; then the next segment
     assert result.translations == [None, "Ok."] and result.segments_translated == 1
     assert [(w.segment, w.kind) for w in result.warnings] == [(0, "empty")]
+
+
+def test_a_base_model_gets_each_segment_in_completion_style_without_chat_wrapping() -> None:
+    engine = make_engine(upper, chat_format="plain")  # no chat template: the starter model's kind
+    result = translate_document(engine, "Hello there.\n\nKestrel runs offline.", "fr", "en")
+    assert [[(m.role, m.content) for m in r] for r in engine.requests] == [
+        [("user", "English: Hello there.\nFrench:")], [("user", "English: Kestrel runs offline.\nFrench:")]]
+    assert result.translations == ["HELLO THERE.", "KESTREL RUNS OFFLINE."]
+    assert completion_request(None, get_language("de"), "Bonjour.") == "Text: Bonjour.\nGerman:"
+
+
+def test_a_base_models_reply_ends_with_the_segments_lines_and_an_empty_one_is_sampled_once_more() -> None:
+    replies = {"Hello.": " Bonjour.\nSpanish: Hola.\nGerman: Hallo.", "Nothing comes back.": ""}
+    engine = make_engine(lambda m: replies[prompt_segment(m)], chat_format="plain")
+    result = translate_document(engine, "Hello.\n\nNothing comes back.", "fr", "en")
+    assert result.translations == ["Bonjour.", None]  # the model going on to other languages is cut
+    assert len(engine.requests) == 3  # greedy, then sampled once (the chat form's retry is not for it)
 
 
 def test_unknown_target_language_is_a_value_error() -> None:

@@ -82,7 +82,8 @@ class Env:
 
 @pytest.fixture
 def env(qtbot: QtBot, tmp_path: Path) -> Iterator[Env]:
-    e = Env(qtbot, tmp_path, FakeEngine(reply=reply, tokens_per_s=3000, prefill_tps=0, n_ctx=512))
+    e = Env(qtbot, tmp_path, FakeEngine(reply=reply, tokens_per_s=3000, prefill_tps=0, n_ctx=512,
+                                        chat_format="gguf-template"))
     yield e
     e.close()
 
@@ -218,7 +219,7 @@ def test_changing_the_format_after_a_summary_reuses_the_chunk_summaries(env: Env
 
 def test_cancel_keeps_the_parts_already_summarized(qtbot: QtBot, tmp_path: Path) -> None:
     slow = FakeEngine(reply=lambda m: reply(m) + " " + " ".join(["more"] * 40), tokens_per_s=150, prefill_tps=0,
-                      n_ctx=512)
+                      n_ctx=512, chat_format="gguf-template")
     e = Env(qtbot, tmp_path, slow)
     try:
         e.panel.load_text(long_text())

@@ -54,7 +54,7 @@ class Env:
 
 @pytest.fixture
 def env(qtbot: QtBot, tmp_path: Path) -> Iterator[Env]:
-    e = Env(qtbot, tmp_path, FakeEngine(reply=upper, tokens_per_s=3000, prefill_tps=0))
+    e = Env(qtbot, tmp_path, FakeEngine(reply=upper, tokens_per_s=3000, prefill_tps=0, chat_format="gguf-template"))
     yield e
     e.close()
 

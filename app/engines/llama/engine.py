@@ -31,6 +31,9 @@ from typing import Any
 
 from app.base.speed import RollingRate, rate
 from app.engines.contract import (
+    BatchEngine,
+    BatchItem,
+    BatchPrompt,
     ChatMessage,
     ContextOverflowError,
     EngineError,
@@ -47,6 +50,7 @@ from app.engines.contract import (
     TokenEngine,
 )
 from app.engines.llama import native
+from app.engines.llama.batch import BatchRun, TokenPrompt, checked, width_for
 from app.engines.llama.chat_format import ChatFormatter, TemplateError
 from app.engines.llama.loadplan import auto_layers, describe_change, plan
 from app.engines.llama.logprobs import all_logprobs
@@ -80,7 +84,7 @@ def _generation_failed(code: int) -> EngineError:
                        + (native.failure_reason() or "it may be out of memory"))
 
 
-class LlamaEngine(TokenEngine, LogprobEngine):
+class LlamaEngine(TokenEngine, LogprobEngine, BatchEngine):
     """Loads one GGUF model and streams replies from it."""
 
     def __init__(self) -> None:
@@ -102,6 +106,8 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         self._store: KVStore | None = None
         self._cache_layout: tuple[int, int, int, bool] = (0, 0, 0, False)  # see Opened.cache_layout
         self._draft: DraftModel | None = None
+        self._batch_width: int | None = None  # decided on first use (see app.engines.llama.batch)
+        self._batch_ended: set[int] = set()  # prompts of the running batch the reader has ended
 
     # ---- state -----------------------------------------------------------------------
     @property
@@ -229,6 +235,7 @@ class LlamaEngine(TokenEngine, LogprobEngine):
         self._loaded = None
         self._info = None
         self._tokens = []
+        self._batch_width = None
 
     def close(self) -> None:
         """Alias of unload, for ``contextlib.closing``."""
@@ -474,6 +481,39 @@ class LlamaEngine(TokenEngine, LogprobEngine):
             )
             if finished and reason in SAVED_REASONS and params.save_state:
                 self._save_state()
+
+    # ---- several sequences at once (document work; see app.engines.llama.batch) -----------
+    @property
+    def batch_width(self) -> int:
+        if self._batch_width is None and self._loaded is not None and self._info is not None:
+            self._batch_width = width_for(self._loaded, self._info)
+        return self._batch_width or 1
+
+    def batch_prompt(self, prompt: BatchPrompt) -> TokenPrompt:
+        """A batch prompt's tokens and stop strings: messages through the chat format, text as it is."""
+        return (self.tokenize(prompt), ()) if isinstance(prompt, str) else self.prompt_tokens(prompt)
+
+    def stream_batch(self, prompts: Sequence[BatchPrompt], params: GenerationParams | Sequence[GenerationParams],
+                     stop: threading.Event | None = None) -> Iterator[BatchItem]:
+        return self.stream_batch_tokens([self.batch_prompt(p) for p in prompts], params, stop)
+
+    def stream_batch_tokens(self, prompts: Sequence[TokenPrompt], params: GenerationParams | Sequence[GenerationParams],
+                            stop: threading.Event | None = None, ended: set[int] | None = None) -> Iterator[BatchItem]:
+        """Like ``stream_batch`` for tokenized prompts; ``ended``: where ``end_sequence`` requests arrive."""
+        ll = self._require()
+        assert self._loaded is not None and self._pieces is not None
+        each = checked(prompts, params, self._loaded.n_ctx)
+        self._last_stats = None
+        self._batch_ended = ended if ended is not None else set()
+        run = BatchRun(ll, self._model, self._vocab, self._pieces, self._loaded, self.batch_width,
+                       stop or threading.Event(), self._batch_ended, self._batch_done)
+        return run.items(prompts, each)
+
+    def end_sequence(self, index: int) -> None:
+        self._batch_ended.add(index)
+
+    def _batch_done(self, stats: GenerationStats) -> None:
+        self._last_stats = stats
 
     def next_token_logprobs(self, tokens: list[int]) -> Any:
         """Log-probabilities of every next token at every position (numpy, n x n_vocab).

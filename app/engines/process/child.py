@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from app.base.child_flags import ENGINE_CHILD_FLAG
 from app.engines.contract import (
+    BatchEngine,
+    BatchItem,
     ContextOverflowError,
     EngineError,
     LiveStats,
@@ -31,8 +33,11 @@ from app.engines.contract import (
 )
 from app.engines.llama.states import store
 from app.engines.process.protocol import (
+    Batch,
+    BatchWidth,
     Delta,
     Done,
+    EndSequence,
     Failed,
     Live,
     Load,
@@ -95,6 +100,7 @@ class _Child:
         self._engine = engine
         self._inbox: queue.SimpleQueue[tuple[int, Request]] = queue.SimpleQueue()
         self._events: dict[int, threading.Event] = {}
+        self._ended: dict[int, set[int]] = {}  # per batch request: the prompts whose replies the parent ended
         self._lock = threading.Lock()
 
     def run(self) -> None:
@@ -103,11 +109,13 @@ class _Child:
             rid, request = self._inbox.get()
             with self._lock:
                 event = self._events.setdefault(rid, threading.Event())
+                ended = self._ended.setdefault(rid, set())
             try:
-                self._handle(request, event)
+                self._handle(request, event, ended)
             finally:
                 with self._lock:
                     self._events.pop(rid, None)
+                    self._ended.pop(rid, None)
 
     def _read(self) -> None:
         """Queue requests, set stop events; exit the process when the parent is gone."""
@@ -123,9 +131,16 @@ class _Child:
                 if event is not None:
                     event.set()
                 continue
+            if isinstance(message, EndSequence):
+                with self._lock:
+                    ended = self._ended.get(message.request_id)  # None: that request has ended
+                    if ended is not None:
+                        ended.add(message.index)
+                continue
             rid, request = message
             with self._lock:
                 self._events.setdefault(rid, threading.Event())
+                self._ended.setdefault(rid, set())
             self._inbox.put((rid, request))
 
     def _send(self, reply: Reply) -> None:
@@ -134,7 +149,7 @@ class _Child:
         except (OSError, ValueError):
             os._exit(0)  # the parent is gone
 
-    def _handle(self, request: Request, stop: threading.Event) -> None:
+    def _handle(self, request: Request, stop: threading.Event, ended: set[int]) -> None:
         engine = self._engine
         try:
             if isinstance(request, Load):
@@ -154,6 +169,10 @@ class _Child:
 
                 # float32 halves what crosses the pipe; the KL divergence needs no more
                 self._send(Done(np.asarray(engine.next_token_logprobs(request.tokens), dtype=np.float32)))
+            elif isinstance(request, BatchWidth):
+                self._send(Done(engine.batch_width if isinstance(engine, BatchEngine) else 1))
+            elif isinstance(request, Batch):
+                self._stream_batch(request, stop, ended)
             else:
                 self._stream(request, stop)
         except LoadCancelled as exc:
@@ -201,6 +220,36 @@ class _Child:
                 sent_at = now
         if held:
             self._send(Delta("".join(held)))
+        stats = engine.last_stats
+        self._send(Done(None, None if stats is None else replace(stats, engine_rss_bytes=current_rss())))
+
+    def _stream_batch(self, request: Batch, stop: threading.Event, ended: set[int]) -> None:
+        """Build each prompt (Prompted after each: a runaway template is caught per prompt), then run the batch.
+
+        Deltas are held per prompt and sent together at most ~30 times a second, as a reply's;
+        a reply's held text always goes before its closing item.
+        """
+        engine = self._engine
+        prompts = []
+        for prompt in request.prompts:
+            prompts.append(engine.batch_prompt(prompt))
+            self._send(Prompted())
+        held: dict[int, list[str]] = {}
+        sent_at = 0.0
+        for item in engine.stream_batch_tokens(prompts, list(request.params), stop, ended):
+            if item.stats is not None:
+                text = "".join(held.pop(item.index, []))
+                if text:
+                    self._send(BatchItem(item.index, text))
+                self._send(item)
+                continue
+            held.setdefault(item.index, []).append(item.text)
+            now = time.monotonic()
+            if now - sent_at >= DELTA_INTERVAL_S:
+                for index, texts in held.items():
+                    self._send(BatchItem(index, "".join(texts)))
+                held.clear()
+                sent_at = now
         stats = engine.last_stats
         self._send(Done(None, None if stats is None else replace(stats, engine_rss_bytes=current_rss())))
 

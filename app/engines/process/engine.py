@@ -15,7 +15,7 @@ Stop: a :class:`~app.engines.process.watchdog.Watchdog` thread per request sends
 :class:`Stop` the moment the caller's event is set, so the reading thread can block on the
 pipe; a child that has not finished ``stop_grace_s`` after a stop is killed (the last
 resort), and so is one that takes longer than ``prompt_deadline_s`` to render and tokenize
-a prompt (a runaway chat template stuck in native code).
+a prompt (a runaway chat template stuck in native code; each prompt of a batch has its own).
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from app.engines.contract import (
+    BatchEngine,
+    BatchItem,
+    BatchPrompt,
     ChatMessage,
     ContextOverflowError,
     EngineCrashed,
@@ -50,13 +53,17 @@ from app.engines.contract import (
 from app.engines.process.child import CHILD_FLAG, EngineKind
 from app.engines.process.diagnosis import describe_exit
 from app.engines.process.protocol import (
+    Batch,
+    BatchWidth,
     Delta,
     Done,
+    EndSequence,
     Failed,
     Live,
     Load,
     Logprobs,
     Progress,
+    Prompted,
     PromptTokens,
     Reply,
     Request,
@@ -163,7 +170,7 @@ class _Child:
             return None
 
 
-class ProcessEngine(TokenEngine, LogprobEngine):
+class ProcessEngine(TokenEngine, LogprobEngine, BatchEngine):
     """A llama.cpp engine (or, for tests, a fake one) living in a child process."""
 
     def __init__(self, kind: EngineKind = "llama", options: dict[str, Any] | None = None, *,
@@ -178,6 +185,7 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         self._last_stats: GenerationStats | None = None
         self._next_id = 0
         self._open_stream: int | None = None  # the id of a reply not read to its end
+        self._batch_width: int | None = None  # asked of the child on first use
         self._send_lock = threading.Lock()  # a request's watchdog sends Stop from its own thread
 
     # ---- state -----------------------------------------------------------------------
@@ -227,6 +235,7 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         self._spec = None
         self._loaded = None
         self._open_stream = None
+        self._batch_width = None
         if child is not None:
             child.end()
 
@@ -302,6 +311,73 @@ class ProcessEngine(TokenEngine, LogprobEngine):
             watch.end()
             if not ended and self._open_stream == rid:
                 self._drain(rid)  # the caller stopped reading: stop the reply, keep the child in step
+
+    # ---- several sequences at once ---------------------------------------------------
+    @property
+    def batch_width(self) -> int:
+        if self._loaded is None:
+            return 1
+        if self._batch_width is None:
+            self._batch_width = int(self._call(BatchWidth(), self._doing("asking for the batch width")))
+        return self._batch_width
+
+    def stream_batch(self, prompts: Sequence[BatchPrompt], params: GenerationParams | Sequence[GenerationParams],
+                     stop: threading.Event | None = None) -> Iterator[BatchItem]:
+        """Send the batch and wait until every prompt is built (each within ``prompt_deadline_s``)."""
+        each = [params] * len(prompts) if isinstance(params, GenerationParams) else list(params)
+        if len(each) != len(prompts):
+            raise EngineError(f"{len(prompts)} prompts were given {len(each)} sets of parameters.")
+        if not prompts:
+            return iter(())
+        self._last_stats = None
+        stop = stop or threading.Event()
+        rid = self._send(Batch(tuple(p if isinstance(p, str) else tuple(p) for p in prompts), tuple(each)))
+        doing = self._doing("working through a batch")
+        watch = self._watch(rid, stop, deadline_s=self.prompt_deadline_s)
+        built = 0
+        try:
+            while built < len(prompts):
+                reply = self._receive(rid, doing, watch)
+                if isinstance(reply, Failed | Done):
+                    watch.end()
+                    self._finish(reply)
+                    return iter(())
+                if isinstance(reply, Prompted):
+                    built += 1
+                    watch.set_deadline(self.prompt_deadline_s)
+        except BaseException:
+            watch.end()
+            raise
+        watch.clear_deadline()
+        self._open_stream = rid
+        return self._batch_items(rid, doing, watch)
+
+    def _batch_items(self, rid: int, doing: str, watch: Watchdog) -> Iterator[BatchItem]:
+        ended = False
+        try:
+            while True:
+                reply = self._receive(rid, doing, watch)
+                if isinstance(reply, BatchItem):
+                    yield reply
+                elif isinstance(reply, Done | Failed):
+                    ended = True
+                    self._open_stream = None
+                    self._finish(reply)
+                    return
+        finally:
+            watch.end()
+            if not ended and self._open_stream == rid:
+                self._drain(rid)
+
+    def end_sequence(self, index: int) -> None:
+        rid, child = self._open_stream, self._child
+        if rid is None or child is None:
+            return
+        with self._send_lock:
+            try:
+                child.conn.send(EndSequence(rid, index))
+            except (OSError, ValueError):
+                pass  # the child is gone: the reader sees that
 
     def _drain(self, rid: int) -> None:
         """Stop an unfinished reply and read up to its end (its figures become ``last_stats``).
@@ -409,6 +485,7 @@ class ProcessEngine(TokenEngine, LogprobEngine):
         self._spec = None
         self._loaded = None
         self._open_stream = None
+        self._batch_width = None
         if child is not None:
             child.end(kill=True)
         return EngineCrashed(f"The engine stopped while {doing}: {reason or 'it gave no reason'}.", spec)

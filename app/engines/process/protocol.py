@@ -3,7 +3,9 @@
 Requests go in as ``(request_id, request)``; :class:`Stop` names a request id. Every
 request ends with exactly one :class:`Done` or :class:`Failed`; before that a load sends
 :class:`Progress`, and a reply sends :class:`Prompted` (the prompt is rendered and
-tokenized), then :class:`Live` and :class:`Delta`. Both ends are Kestrel's own
+tokenized), then :class:`Live` and :class:`Delta`; a :class:`Batch` sends :class:`Prompted`
+once per prompt, then its :class:`~app.engines.contract.BatchItem` events as they are
+(:class:`EndSequence` ends one of its replies early). Both ends are Kestrel's own
 processes on a private pipe, so the messages are plain picklable dataclasses.
 """
 
@@ -12,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.engines.contract import ChatMessage, GenerationParams, GenerationStats, LiveStats, LocalModel
+from app.engines.contract import (
+    BatchItem,
+    ChatMessage,
+    GenerationParams,
+    GenerationStats,
+    LiveStats,
+    LocalModel,
+)
 from app.gguf.reader import GGUFInfo
 
 
@@ -55,7 +64,20 @@ class Stream:
     extra_stops: tuple[str, ...] = ()
 
 
-Request = Load | Tokenize | PromptTokens | Logprobs | Stream
+@dataclass(frozen=True)
+class Batch:
+    """Several replies decoded together: each prompt is chat messages or text to continue, with its parameters."""
+
+    prompts: tuple[tuple[ChatMessage, ...] | str, ...]
+    params: tuple[GenerationParams, ...]
+
+
+@dataclass(frozen=True)
+class BatchWidth:
+    """How many sequences the engine decodes together."""
+
+
+Request = Load | Tokenize | PromptTokens | Logprobs | Stream | Batch | BatchWidth
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,14 @@ class Stop:
     """Stop (or cancel the load of) request ``request_id``; ignored once it has ended."""
 
     request_id: int
+
+
+@dataclass(frozen=True)
+class EndSequence:
+    """End prompt ``index``'s reply in batch request ``request_id``; ignored once it has ended."""
+
+    request_id: int
+    index: int
 
 
 # ---- child to parent --------------------------------------------------------------------
@@ -106,4 +136,4 @@ class Failed:
     n_ctx: int = 0
 
 
-Reply = Progress | Prompted | Live | Delta | Done | Failed
+Reply = Progress | Prompted | Live | Delta | BatchItem | Done | Failed

@@ -36,6 +36,10 @@ class Watchdog:
         if stop is not None or deadline_s is not None:
             threading.Thread(target=self._run, name="kestrel-engine-watchdog", daemon=True).start()
 
+    def set_deadline(self, deadline_s: float) -> None:
+        """A new part under a deadline begins (the next prompt of a batch is built)."""
+        self._deadline = time.monotonic() + deadline_s
+
     def clear_deadline(self) -> None:
         """The part under a deadline is over (the prompt is built); what follows takes its time."""
         self._deadline = None
