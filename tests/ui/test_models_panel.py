@@ -303,7 +303,7 @@ def test_download_from_the_hub_end_to_end(make, library: Library, hub: FakeHub) 
     assert "2 GGUF files" in d.status.text()
     d.file_combo.setCurrentIndex(d.file_combo.findText(FILE))
     lines: list[str] = []
-    d._progress.connect(lambda p: lines.append(d.status.text()))
+    d.runner.progress.connect(lambda p: lines.append(d.status.text()))
     hub.rate = 8e6  # about half a second, so progress is reported
     with h.qtbot.waitSignal(d.downloaded, timeout=20000) as done:
         h.qtbot.mouseClick(d.download_button, Qt.MouseButton.LeftButton)
@@ -333,7 +333,7 @@ def test_cancel_keeps_the_partial_and_resume_finishes(make, hub: FakeHub) -> Non
     d.prefill(REPO, FILE)
     hub.rate = 1.5e6
     seen: list[int] = []
-    d._progress.connect(lambda p: seen.append(p.done))
+    d.runner.progress.connect(lambda p: seen.append(p.done))
     h.qtbot.mouseClick(d.download_button, Qt.MouseButton.LeftButton)
     h.qtbot.waitUntil(lambda: bool(seen) and seen[-1] > 500_000, timeout=10000)
     h.qtbot.mouseClick(d.cancel_button, Qt.MouseButton.LeftButton)
@@ -356,6 +356,7 @@ def test_make_a_smaller_copy_f16_to_q8_0(make, library: Library, f16: Path) -> N
     h = make()
     h.panel.table.selectRow(row_index(h, f16))
     box = h.panel.quantize
+    h.panel.details.setCurrentWidget(box.parentWidget())  # the Catalog page comes first
     assert box.start_button.isEnabled() and box.target.findData("F16") == -1
     box.target.setCurrentIndex(box.target.findData("Q8_0"))
     with h.qtbot.waitSignal(box.quantized, timeout=60000) as done:

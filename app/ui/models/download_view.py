@@ -2,7 +2,8 @@
 Cancel that keeps the partial file (the button then says Resume), and clear errors.
 
 Nothing here touches the network until the user presses "List files" or "Download". Both
-run as background tasks (``run_task``); the download reports its progress through a signal.
+run as background tasks (``run_task``). ``DownloadRunner`` runs one download and reports its
+progress; this section and the catalog (``catalog_view``) each drive one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.base.units import format_bytes
+from app.base.units import format_bytes, format_duration
 from app.models.library import Library
 from app.ui.models.common import safe_emit, tr
 from app.ui.widgets.tasks import run_task
@@ -45,18 +46,112 @@ def describe_error(message: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def progress_text(p: DownloadProgress) -> str:
+    """``45.1 MiB / 241 MiB · 12.3 MiB/s · ETA 16 s`` (or what is being checked), in the UI's language."""
+    amount = format_bytes(p.done) + (f" / {format_bytes(p.total)}" if p.total else "")
+    if p.phase == "checking":
+        return tr("checking the partial file · %1").replace("%1", amount)
+    if p.phase == "verifying":
+        return tr("verifying · %1").replace("%1", amount)
+    if p.phase == "done":
+        return tr("done · %1").replace("%1", amount)
+    if p.phase == "retrying":
+        return amount + " · " + (p.note or tr("retrying"))
+    parts = [amount]
+    if p.speed > 0:
+        parts.append(f"{format_bytes(p.speed)}/s")
+    if p.eta is not None:
+        parts.append(tr("ETA %1").replace("%1", format_duration(p.eta)))
+    return " · ".join(parts)
+
+
+class DownloadRunner(QObject):
+    """One download at a time, on a background task; ``stop`` keeps the partial file.
+
+    Starting the same file again resumes from the bytes kept: that is Cancel/Resume here and
+    Pause/Resume in the catalog. Every signal arrives on the GUI thread.
+    """
+
+    progress = Signal(object)  # DownloadProgress
+    finished = Signal(object)  # DownloadResult: the file is in place, verified and in the library
+    stopped = Signal()  # stop() took effect; the partial file is kept
+    failed = Signal(str)  # one line for the user (describe_error applied)
+    _report = Signal(object)  # DownloadProgress, emitted on the download's thread
+
+    def __init__(self, library: Library, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.dest_dir: Path | None = None  # None: Kestrel's models folder
+        self.repo = ""  # of the download running, or the last one
+        self.filename = ""
+        self._stop: threading.Event | None = None
+        self._report.connect(self._on_report)
+
+    @property
+    def running(self) -> bool:
+        return self._stop is not None
+
+    def start(self, repo: str, filename: str, endpoint: str | None) -> bool:
+        """Download (or resume) ``filename`` of ``repo``; False when one is already running."""
+        if self.running:
+            return False
+        stop = threading.Event()
+        self._stop, self.repo, self.filename = stop, repo, filename
+        library, dest = self.library, self.dest_dir
+        from app.models import download as dl  # noqa: PLC0415 - huggingface_hub: only when asked
+
+        def body() -> dl.DownloadResult:
+            return dl.download_file(repo, filename, endpoint=endpoint, dest_dir=dest, library=library, stop=stop,
+                                    progress=lambda p: safe_emit(self._report, p))
+
+        task = run_task("download", body, self, expected=(dl.DownloadError, *_EXPECTED))
+        task.done.connect(self._on_done)
+        task.failed.connect(self._on_failed)
+        return True
+
+    def stop(self) -> None:
+        """Stop the transfer; the partial file is kept for the next start."""
+        if self._stop is not None:
+            self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def partial(self, repo: str, filename: str) -> int:
+        """Bytes kept from an unfinished download of that file (imports the download package)."""
+        from app.models.download import partial_size  # noqa: PLC0415
+
+        return partial_size(repo, filename, self.dest_dir) if repo and filename else 0
+
+    @Slot(object)
+    def _on_report(self, p: DownloadProgress) -> None:
+        if self.running:
+            self.progress.emit(p)
+
+    def _on_done(self, result: DownloadResult) -> None:
+        self._stop = None
+        self.finished.emit(result)
+
+    def _on_failed(self, message: str) -> None:
+        stopped = self.stopping  # stop() was called: a DownloadCancelled
+        self._stop = None
+        if stopped:
+            self.stopped.emit()
+        else:
+            self.failed.emit(describe_error(message))
+
+
 class DownloadSection(QWidget):
     """Repo and file (prefilled from the picker, or typed), List files, Download/Resume, Cancel."""
 
     downloaded = Signal(object)  # Path, registered in the library
-    _progress = Signal(object)  # DownloadProgress, emitted from the download's task
 
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("downloadSection")
         self.library = library
-        self.dest_dir: Path | None = None  # None: Kestrel's models folder
-        self._stop: threading.Event | None = None
+        self.runner = DownloadRunner(library, self)
         self._listing = False
 
         layout = QVBoxLayout(self)
@@ -121,13 +216,25 @@ class DownloadSection(QWidget):
 
         self.repo_edit.textChanged.connect(lambda _t: self._refresh_buttons())
         self.file_combo.currentTextChanged.connect(lambda _t: self._refresh_buttons())
-        self._progress.connect(self._on_progress)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.finished.connect(self._on_done)
+        self.runner.stopped.connect(self._on_stopped)
+        self.runner.failed.connect(self._on_failed)
         self._refresh_buttons()
 
     # ---- state ---------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._stop is not None
+        return self.runner.running
+
+    @property
+    def dest_dir(self) -> Path | None:
+        """Where downloads go (None: Kestrel's models folder)."""
+        return self.runner.dest_dir
+
+    @dest_dir.setter
+    def dest_dir(self, folder: Path | None) -> None:
+        self.runner.dest_dir = folder
 
     def repo(self) -> str:
         return self.repo_edit.text().strip()
@@ -152,12 +259,7 @@ class DownloadSection(QWidget):
         self._show(self.tr("Press Download to fetch %1 from %2.").replace("%1", filename).replace("%2", repo))
 
     def _partial(self) -> int:
-        repo, name = self.repo(), self.filename()
-        if not repo or not name:
-            return 0
-        from app.models.download import partial_size  # noqa: PLC0415
-
-        return partial_size(repo, name, self.dest_dir)
+        return self.runner.partial(self.repo(), self.filename())
 
     def _refresh_buttons(self) -> None:
         ready = bool(self.repo() and self.filename())
@@ -196,34 +298,21 @@ class DownloadSection(QWidget):
 
     def start(self) -> None:
         repo, name, endpoint = self.repo(), self.filename(), self.endpoint()
-        if not repo or not name or self.running:
+        if not repo or not name or not self.runner.start(repo, name, endpoint):
             return
-        stop = threading.Event()
-        self._stop = stop
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)  # busy until the size is known
         self._refresh_buttons()
         self._show(self.tr("Connecting…"))
-        library, dest = self.library, self.dest_dir
-        from app.models import download as dl  # noqa: PLC0415 - huggingface_hub: only when asked
-
-        def body() -> dl.DownloadResult:
-            return dl.download_file(repo, name, endpoint=endpoint, dest_dir=dest, library=library, stop=stop,
-                                    progress=lambda p: safe_emit(self._progress, p))
-
-        task = run_task("download", body, self, expected=(dl.DownloadError, *_EXPECTED))
-        task.done.connect(self._on_done)
-        task.failed.connect(self._on_failed)
 
     def cancel(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
+        if self.running:
+            self.runner.stop()
             self.cancel_button.setEnabled(False)
             self._show(self.tr("Stopping…"))
 
     def shutdown(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
+        self.runner.stop()
 
     # ---- results (GUI thread) --------------------------------------------------------------
     def _on_progress(self, p: DownloadProgress) -> None:
@@ -233,7 +322,7 @@ class DownloadSection(QWidget):
         else:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(fraction * 1000))
-        self._show(f"{p.filename}: {p.line()}")
+        self._show(f"{p.filename}: {progress_text(p)}")
 
     def _on_listed(self, files: list[RemoteFile]) -> None:
         self._listing = False
@@ -260,7 +349,6 @@ class DownloadSection(QWidget):
         self._refresh_buttons()
 
     def _on_done(self, result: DownloadResult) -> None:
-        self._stop = None
         self.progress.setRange(0, 1000)
         self.progress.setValue(1000)
         self._refresh_buttons()
@@ -271,17 +359,18 @@ class DownloadSection(QWidget):
                    .replace("%2", format_bytes(result.size)).replace("%3", verified).replace("%4", resumed))
         self.downloaded.emit(result.path)
 
-    def _on_failed(self, message: str) -> None:
-        cancelled = self._stop is not None and self._stop.is_set()  # Cancel was pressed: a DownloadCancelled
-        self._stop = None
-        self.progress.setVisible(cancelled)
+    def _on_stopped(self) -> None:
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1000)
         self._refresh_buttons()
-        if cancelled:
-            self._show(self.tr("Stopped. The partial file is kept; press Resume to continue."))
-        else:
-            self._show(describe_error(message), error=True)
+        self._show(self.tr("Stopped. The partial file is kept; press Resume to continue."))
+
+    def _on_failed(self, message: str) -> None:
+        self.progress.setVisible(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1000)
+        self._refresh_buttons()
+        self._show(message, error=True)
 
     def _show(self, text: str, error: bool = False) -> None:
         self.status.setText(text)

@@ -1,5 +1,6 @@
-"""The Models tab: the library, and for the selected model its variants, downloads, smaller
-copies, an A/B comparison and GPU offload.
+"""The Models tab: the library, the catalog to download from (with the pick recommended for
+this machine), and for the selected model its variants, downloads, smaller copies, an A/B
+comparison and GPU offload.
 
 Built lazily: until the tab is first shown it is an empty page, so start-up neither
 builds the views, reads the library nor probes the machine.
@@ -36,6 +37,7 @@ from app.models import connections
 from app.models.library import Library
 from app.models.selection import default_model_path
 from app.ui.engine.controller import EngineController
+from app.ui.models.catalog_view import CatalogView
 from app.ui.models.common import (
     Estimate,
     Machine,
@@ -95,6 +97,7 @@ class ModelsPanel(QWidget):
             self._build()
             self._connect()
             self.picker.context.setValue(self.settings.get_int("n_ctx"))
+            self.catalog.set_context(self.settings.get_int("n_ctx"))
             self.compare.n_gpu_layers = self.settings.get_int("n_gpu_layers")
             self._unsubscribe = self.settings.subscribe(lambda key, _value: safe_emit(self._setting_changed, key))
             self.gpu.set_model(self.controller.model)
@@ -146,6 +149,9 @@ class ModelsPanel(QWidget):
 
         self.details = QTabWidget()
         self.details.setObjectName("modelDetails")
+        self.download = DownloadSection(self.library)
+        self.catalog = CatalogView(self.library, self.download.endpoint)
+        self.details.addTab(self.catalog, self.tr("Catalog"))
         page = QWidget()
         picker_column = QVBoxLayout(page)
         self.picker = QuantPicker()
@@ -153,7 +159,6 @@ class ModelsPanel(QWidget):
         self.quantize = QuantizeBox(self.library)
         picker_column.addWidget(self.quantize)
         self.details.addTab(page, self.tr("Quantization"))
-        self.download = DownloadSection(self.library)
         self.details.addTab(self.download, self.tr("Download"))
         self.compare = CompareView(self.controller)
         self.details.addTab(self.compare, self.tr("Compare"))
@@ -164,7 +169,7 @@ class ModelsPanel(QWidget):
         split.addWidget(self.details)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
-        split.setSizes([320, 380])
+        split.setSizes([200, 500])  # the catalog below needs the room more than a short list above
         layout.addWidget(split, 1)
 
     def _connect(self) -> None:
@@ -181,6 +186,8 @@ class ModelsPanel(QWidget):
         self.servers.removed.connect(self._on_connection_removed)
         self.servers.set_current_model(connections.chosen(self.settings))
         self.download.downloaded.connect(lambda path: self.refresh(select=path))
+        self.catalog.downloaded.connect(lambda path: self.refresh(select=path))
+        self.catalog.use_requested.connect(self.use_model)
         self.quantize.quantized.connect(lambda path: self.refresh(select=path))
         self.jobs.scanned.connect(self._on_scanned)
         self.jobs.imported.connect(self._on_imported)
@@ -210,6 +217,7 @@ class ModelsPanel(QWidget):
         self._estimates.clear()
         self.picker.set_machine(machine)
         self.gpu.set_machine(machine)
+        self.catalog.set_machine(machine)
         self._show_rows()
 
     # ---- library ---------------------------------------------------------------------
@@ -254,6 +262,7 @@ class ModelsPanel(QWidget):
     def _show_rows(self) -> None:
         self.table.set_rows(self.rows, self.estimates(), self.current_path(), self.settings.get_int("n_ctx"))
         self.picker.set_current(self.current_path())
+        self.catalog.set_rows(self.rows, self.current_path())
 
     def _update_details(self) -> None:
         row = self.table.selected_row()
@@ -412,6 +421,13 @@ class ModelsPanel(QWidget):
                           else self.tr("No new models found in other apps."))
         self.refresh()
 
+    def show_recommended(self) -> None:
+        """The catalog with the pick recommended for this machine in view (from "Get a chat model…")."""
+        if not self.built:
+            return  # built when first shown: show the tab first
+        self.details.setCurrentWidget(self.catalog)
+        self.catalog.show_recommended()
+
     def _prefill_download(self, repo: str, filename: str) -> None:
         self.download.prefill(repo, filename)
         self.details.setCurrentWidget(self.download)
@@ -431,6 +447,7 @@ class ModelsPanel(QWidget):
     def _on_setting_changed(self, key: str) -> None:
         if key == "n_ctx":
             self.picker.context.setValue(self.settings.get_int("n_ctx"))
+            self.catalog.set_context(self.settings.get_int("n_ctx"))
             self._show_rows()
         elif key == "model_path":
             current = self.current_path()
@@ -459,6 +476,7 @@ class ModelsPanel(QWidget):
         if self._unsubscribe is None:
             return  # never shown: nothing was started
         self.download.shutdown()
+        self.catalog.shutdown()
         self.quantize.shutdown()
         self.compare.shutdown()
         self._unsubscribe()

@@ -1,8 +1,10 @@
 """A short note while a base model is loaded: it continues text, it does not follow instructions.
 
 The starter model is such a model. Shown on the panels where that matters (chat, summarize,
-translate), with one button that opens the Models tab to get a chat model. A model without
-a chat template is taken for a base model: instruct models ship their template.
+translate), with one button that leads to the chat model recommended for this machine in the
+Models tab's catalog. A model without a chat template is taken for a base model: instruct
+models ship their template (``app.engines.completion.is_base_model``, the rule the features
+use to prompt it in completion style).
 """
 
 from __future__ import annotations
@@ -10,17 +12,18 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from app.engines.contract import LoadedModel, LocalModel
+from app.engines.completion import is_base_model
 from app.ui.engine.controller import EngineController
 
-
-def is_base_model(loaded: LoadedModel | None) -> bool:
-    """A local model with no chat template of its own (prompted as plain text)."""
-    return loaded is not None and isinstance(loaded.spec, LocalModel) and loaded.chat_format == "plain"
+__all__ = ["BaseModelNote", "is_base_model"]
 
 
 class BaseModelNote(QWidget):
-    """Visible while the loaded model is a base model; ``get_model_requested`` opens the Models tab."""
+    """Visible while the loaded model is a base model.
+
+    ``get_model_requested``: show the Models tab's catalog with its recommended pick
+    (``ModelsPanel.show_recommended``).
+    """
 
     get_model_requested = Signal()
 
@@ -34,6 +37,7 @@ class BaseModelNote(QWidget):
         self.label.setWordWrap(True)
         row.addWidget(self.label, 1)
         self.button = QPushButton(self.tr("Get a chat model…"))
+        self.button.setToolTip(self.tr("Shows the chat model recommended for this computer, ready to download"))
         self.button.setObjectName("getChatModelButton")
         self.button.clicked.connect(self.get_model_requested)
         row.addWidget(self.button)
