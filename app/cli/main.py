@@ -31,6 +31,7 @@ COMMANDS = {
     "download": "app.cli.library.download",
     "translate": "app.cli.translate",
     "summarize": "app.cli.summarize",
+    "ask": "app.cli.ask",
     "serve": "app.cli.serve",
 }
 

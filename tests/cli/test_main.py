@@ -17,7 +17,7 @@ from app.cli.main import build_parser, gui_main, main
 from app.engines.contract import EngineError
 
 CLI = Path(app.cli.__file__).parent
-COMMANDS = {"gui", "chat", "models", "quantize", "compare", "download", "translate", "summarize", "serve"}
+COMMANDS = {"gui", "chat", "models", "quantize", "compare", "download", "translate", "summarize", "ask", "serve"}
 #: Where each command lives: ``app/cli/<name>.py``, the model-library ones in ``app/cli/library/``.
 MODULES = {name: f"app.cli.{name}" for name in COMMANDS} | {
     "models": "app.cli.library.listing", "quantize": "app.cli.library.quantize",
@@ -43,7 +43,8 @@ def test_every_command_is_registered_by_its_own_module() -> None:
         assert (CLI.parent.parent / (MODULES[name].replace(".", "/") + ".py")).is_file(), name
         args = build_parser().parse_args([name, *{"quantize": ["in.gguf", "--to", "Q8_0"], "compare": ["a", "b"],
                                                   "download": ["repo", "file"], "translate": ["hi", "--to", "fr"],
-                                                  "summarize": ["doc.txt"]}.get(name, [])])
+                                                  "summarize": ["doc.txt"], "ask": ["doc.txt", "Why?"]
+                                                  }.get(name, [])])
         assert args.run.__module__ == MODULES[name]
 
 

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
+    QDesktopServices,
     QFont,
     QFontDatabase,
     QSyntaxHighlighter,
@@ -34,7 +35,7 @@ try:  # Pygments is a dependency, but a missing lexer must never break rendering
 except ImportError:  # pragma: no cover
     get_lexer_by_name = None
 
-HIGHLIGHT_SLICE_S = 0.008  # longest a (re-)render spends colouring code per turn of the event loop
+HIGHLIGHT_SLICE_S = 0.004  # longest a (re-)render spends colouring code per turn of the event loop
 
 _COLOURS = {
     "Keyword": "#8959a8", "Name.Function": "#4271ae", "Name.Class": "#c18401", "Name.Builtin": "#3e999f",
@@ -124,10 +125,14 @@ class CodeHighlighter(QSyntaxHighlighter):
 class MessageBody(QTextBrowser):
     """A read-only, self-sizing rich text view for one message."""
 
+    #: a link that is not a web address, e.g. ``source:N`` of a document answer (never followed here)
+    link_activated = Signal(str)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setOpenExternalLinks(True)
+        self.setOpenLinks(False)  # a browser would navigate away from the message on any other link
+        self.anchorClicked.connect(self._on_anchor)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -142,6 +147,12 @@ class MessageBody(QTextBrowser):
         self._height = -1
         doc.documentLayout().documentSizeChanged.connect(self._fit_height)
         self._markdown = ""
+
+    def _on_anchor(self, url: QUrl) -> None:
+        if url.scheme() in ("http", "https", "mailto"):
+            QDesktopServices.openUrl(url)
+        else:
+            self.link_activated.emit(url.toString())
 
     def set_markdown(self, text: str) -> None:
         """Render the whole text as Markdown (on a timer while streaming, and at the end)."""
