@@ -83,6 +83,7 @@ from app.engines.fake import FakeEngine, _split_tokens  # noqa: E402
 from app.ui.application import STARTUP_PROBE, create_application  # noqa: E402
 from app.ui.chat import panel as panel_module  # noqa: E402
 from app.ui.chat.panel import ChatPanel  # noqa: E402
+from app.ui.collector import IdleCollector  # noqa: E402
 from app.ui.engine.controller import EngineController  # noqa: E402
 
 GOAL_LAUNCH_MS = 1000.0
@@ -411,6 +412,7 @@ def run(tps: float, rounds: int = 3, launches: int = 5) -> dict[str, object]:
     panel.resize(1100, 720)
     panel.show()
     controller.load(LocalModel(path=Path("fake.gguf"), n_ctx=65536))
+    collector = IdleCollector(app, lambda: controller.busy)  # as app.ui.application.run installs it
     wait_until(app, lambda: controller.model is not None and not controller.busy, 10)
     opened = open_long_chat(app, history, panel)
     stall = StallProbe()
@@ -436,8 +438,11 @@ def run(tps: float, rounds: int = 3, launches: int = 5) -> dict[str, object]:
             pump(app, 0.5)
             stall.stop()
             open_stall_ms.append(stall.max_stall_ms(t0, t0 + 0.5, ending_after=True)[0])
+            wait_until(app, lambda: len(panel.view.widgets()) == 198, 10)  # the reply is message 200 of 200 shown
+            pump(app, 0.2)
             later_runs.append(stream_once(app, panel, history, "Show me a data pipeline.", stall, flush, reply))
     finally:
+        collector.stop()
         panel.close()
         controller.shutdown()
         history.close()

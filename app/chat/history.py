@@ -27,10 +27,11 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.base import paths
 
@@ -60,6 +61,17 @@ class StoredMessage:
     created_at: float
     complete: bool
     stats: dict[str, object] | None
+    version: int = 0  # which of the answer's versions this is (regenerate keeps the earlier ones)
+    versions: int = 1  # how many versions the answer has
+
+
+@dataclass(frozen=True)
+class MessageVersion:
+    """One version of an answer: regenerate keeps the earlier ones, and the user picks which continues."""
+
+    content: str
+    stats: dict[str, object] | None
+    created_at: float
 
 
 #: What brackets a match in a snippet: control characters no message text contains, so the
@@ -113,10 +125,20 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    """Versions of an answer: the chosen one stays in ``messages`` (what search and the prompt read),
+    the others wait in ``message_versions`` under their position."""
+    conn.execute("ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "CREATE TABLE message_versions (message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+        " position INTEGER NOT NULL, content TEXT NOT NULL, stats TEXT, created_at REAL NOT NULL,"
+        " PRIMARY KEY (message_id, position))")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: Ordered schema migrations; running ``MIGRATIONS[i]`` brings a database to version i + 1.
-MIGRATIONS: list[Migration] = [_migrate_v1]
+MIGRATIONS: list[Migration] = [_migrate_v1, _migrate_v2]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -298,7 +320,7 @@ class History:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)} (got {role!r})")
         now = self._now()
-        stats_text = None if stats is None else json.dumps(stats, ensure_ascii=False)
+        stats_text = _dump_stats(stats)
         with self._write() as conn:
             try:
                 cursor = conn.execute(
@@ -319,7 +341,7 @@ class History:
         Called about once a second while a reply streams, so a crash loses at most the
         last second of text. ``complete``/``stats`` left as None keep their stored value.
         """
-        stats_text = None if stats is None else json.dumps(stats, ensure_ascii=False)
+        stats_text = _dump_stats(stats)
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE messages SET content = ?, complete = coalesce(?, complete),"
@@ -332,12 +354,56 @@ class History:
                          (self._now(), message_id))
 
     def messages(self, conversation_id: int) -> list[StoredMessage]:
-        """The conversation's messages in the order they were added."""
+        """The conversation's messages in the order they were added (each answer in its chosen version)."""
         rows = self._conn.execute(
-            "SELECT id, conversation_id, role, content, created_at, complete, stats "
-            "FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
-        return [StoredMessage(r[0], r[1], r[2], r[3], r[4], bool(r[5]), _load_stats(r[6]))
-                for r in rows]
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+        return [_stored(r) for r in rows]
+
+    def message(self, message_id: int) -> StoredMessage:
+        row = self._conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no message {message_id}")
+        return _stored(row)
+
+    # ---- versions of an answer -------------------------------------------------------
+
+    def versions(self, message_id: int) -> list[MessageVersion]:
+        """Every version of the message, in the order they were written (the chosen one included)."""
+        current = self.message(message_id)
+        others = self._conn.execute(
+            "SELECT position, content, stats, created_at FROM message_versions WHERE message_id = ?", (message_id,))
+        by_position = {r[0]: MessageVersion(r[1], _load_stats(r[2]), r[3]) for r in others}
+        by_position[current.version] = MessageVersion(current.content, current.stats, current.created_at)
+        return [by_position[p] for p in sorted(by_position)]
+
+    def keep_versions(self, message_id: int, earlier: Sequence[MessageVersion]) -> StoredMessage:
+        """Make ``earlier`` (an answer's versions before it was regenerated) the versions before this message."""
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO message_versions (message_id, position, content, stats, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(message_id, position, v.content, _dump_stats(v.stats), v.created_at)
+                 for position, v in enumerate(earlier)])
+            conn.execute("UPDATE messages SET version = ? WHERE id = ?", (len(earlier), message_id))
+        return self.message(message_id)
+
+    def choose_version(self, message_id: int, position: int) -> StoredMessage:
+        """Show version ``position`` of an answer: it becomes the message's text, the current one waits."""
+        current = self.message(message_id)
+        if position == current.version:
+            return current
+        with self._write() as conn:
+            row = conn.execute("SELECT content, stats, created_at FROM message_versions"
+                               " WHERE message_id = ? AND position = ?", (message_id, position)).fetchone()
+            if row is None:
+                raise KeyError(f"message {message_id} has no version {position}")
+            conn.execute("DELETE FROM message_versions WHERE message_id = ? AND position = ?", (message_id, position))
+            conn.execute("INSERT INTO message_versions (message_id, position, content, stats, created_at)"
+                         " VALUES (?, ?, ?, ?, ?)", (message_id, current.version, current.content,
+                                                     _dump_stats(current.stats), current.created_at))
+            conn.execute("UPDATE messages SET content = ?, stats = ?, created_at = ?, version = ? WHERE id = ?",
+                         (row[0], row[1], row[2], position, message_id))
+        return self.message(message_id)
 
     def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
         """Delete that message and every later one (for regenerate and edit-and-resend)."""
@@ -397,6 +463,18 @@ class History:
             f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?", (*args, limit))
         return [SearchHit(cid, mid, title, role, _make_snippet(content, terms))
                 for cid, mid, title, role, content in rows]
+
+
+_MESSAGE_COLUMNS = ("id, conversation_id, role, content, created_at, complete, stats, version,"
+                    " (SELECT count(*) FROM message_versions v WHERE v.message_id = m.id) + 1")
+
+
+def _stored(row: Sequence[Any]) -> StoredMessage:
+    return StoredMessage(row[0], row[1], row[2], row[3], row[4], bool(row[5]), _load_stats(row[6]), row[7], row[8])
+
+
+def _dump_stats(stats: dict[str, object] | None) -> str | None:
+    return None if stats is None else json.dumps(stats, ensure_ascii=False)
 
 
 def _load_stats(text: str | None) -> dict[str, object] | None:

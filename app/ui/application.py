@@ -17,6 +17,7 @@ from app.base.settings import Settings
 from app.chat.history import History
 from app.engines.contract import EngineFactory
 from app.engines.factory import make_engine
+from app.ui.collector import IdleCollector
 from app.ui.theme import apply_theme
 
 #: An environment variable naming a file: when set, the wall-clock time of the window's first
@@ -90,7 +91,9 @@ def run(model: str | None = None, engine_factory: EngineFactory = make_engine) -
         _FirstPaint(window, Path(probe))
     window.show()
     window.load_model(at_start=True)
+    collector = IdleCollector(app, lambda: controller.busy)
     code = app.exec()
+    collector.stop()
     history.close()
     if window.restart_requested:
         program, arguments = relaunch_command()

@@ -306,25 +306,52 @@ def test_migration_runner(tmp_path: Path) -> None:
 
 def test_v1_database_runs_later_migrations(db_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history_mod, "MIGRATIONS", history_mod.MIGRATIONS[:1])
     h = History(db_path)
     conv = h.create_conversation("Before upgrade")
     h.add_message(conv.id, "user", "old message")
     assert h.schema_version == 1
     h.close()
+    monkeypatch.undo()
 
-    def v2(c: sqlite3.Connection) -> None:
+    def v3(c: sqlite3.Connection) -> None:
         c.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
 
-    monkeypatch.setattr(history_mod, "MIGRATIONS", [*history_mod.MIGRATIONS, v2])
+    monkeypatch.setattr(history_mod, "MIGRATIONS", [*history_mod.MIGRATIONS, v3])
     h = History(db_path)
     try:
-        assert h.schema_version == 2
+        assert h.schema_version == 3
         columns = [r[1] for r in h._conn.execute("PRAGMA table_info(conversations)")]
         assert "pinned" in columns
-        assert [m.content for m in h.messages(conv.id)] == ["old message"]
+        [old] = h.messages(conv.id)
+        assert (old.content, old.version, old.versions) == ("old message", 0, 1)  # v2: one version each
         assert h.search("old")[0].title == "Before upgrade"
     finally:
         h.close()
+
+
+def test_regenerated_answers_keep_their_earlier_versions(history: History) -> None:
+    conv = history.create_conversation("Versions")
+    history.add_message(conv.id, "user", "Name a falcon.")
+    first = history.add_message(conv.id, "assistant", "Peregrine.", stats={"decode_tps": 40.0})
+    earlier = history.versions(first.id)
+    assert [v.content for v in earlier] == ["Peregrine."]
+    history.delete_messages_from(conv.id, first.id)  # regenerate: the old answer leaves the chat...
+    second = history.add_message(conv.id, "assistant", "Kestrel.")
+    second = history.keep_versions(second.id, earlier)  # ...and comes back as version 1 of 2
+    assert (second.version, second.versions) == (1, 2)
+    assert [v.content for v in history.versions(second.id)] == ["Peregrine.", "Kestrel."]
+
+    chosen = history.choose_version(second.id, 0)
+    assert (chosen.content, chosen.stats, chosen.version, chosen.versions) == ("Peregrine.", {"decode_tps": 40.0}, 0, 2)
+    assert [m.content for m in history.messages(conv.id)] == ["Name a falcon.", "Peregrine."]  # what the prompt reads
+    assert [v.content for v in history.versions(second.id)] == ["Peregrine.", "Kestrel."]  # order unchanged
+    assert history.search("Peregrine")[0].message_id == second.id and not history.search("Kestrel")
+    with pytest.raises(KeyError):
+        history.choose_version(second.id, 5)
+
+    history.delete_conversation(conv.id)  # the versions go with their message
+    assert history._conn.execute("SELECT count(*) FROM message_versions").fetchone()[0] == 0
 
 
 _CHILD = textwrap.dedent("""

@@ -14,6 +14,7 @@ from app.base.settings import Settings
 from app.chat.history import History
 from app.engines.contract import LocalModel
 from app.engines.fake import DEFAULT_REPLY, FakeEngine
+from app.ui.chat import panel as panel_module
 from app.ui.chat.panel import ChatPanel
 from app.ui.engine.controller import EngineController
 
@@ -58,8 +59,9 @@ def test_enter_sends_and_the_reply_streams_into_view_and_history(env: Env) -> No
     widgets = env.panel.view.widgets()
     assert [w.role for w in widgets] == ["user", "assistant"]
     assert widgets[1].text == DEFAULT_REPLY
-    # Markdown rendered at the end: the code fence markers are gone from the display.
-    assert "```" not in widgets[1].body.toPlainText() and "def hello" in widgets[1].body.toPlainText()
+    # Markdown rendered at the end (a turn after the reply is stored): the code fence markers go from the display.
+    env.qtbot.waitUntil(lambda: "```" not in widgets[1].body.toPlainText())
+    assert "def hello" in widgets[1].body.toPlainText()
     assert widgets[1].details.isVisible() and "tok/s" in widgets[1].details.text()  # show_speed_details
     stored = env.history.messages(env.panel.conversation_id or -1)
     assert [(m.role, m.complete) for m in stored] == [("user", True), ("assistant", True)]
@@ -106,6 +108,34 @@ def test_regenerate_replaces_the_last_answer(env: Env) -> None:
     stored = env.history.messages(env.panel.conversation_id or -1)
     assert [m.content for m in stored] == ["first", "a different answer"]
     assert len(env.engine.requests) == 2 and env.engine.requests[1][-1].content == "first"
+
+
+def test_regenerate_keeps_the_earlier_answers_as_versions_and_the_chosen_one_continues(env: Env) -> None:
+    env.send("name a falcon")
+    first_answer = env.panel.view.widgets()[-1].text
+    for reply in ("second try", "third try"):
+        env.engine.reply = reply
+        with env.qtbot.waitSignal(env.controller.finished, timeout=5000):
+            env.panel.view.widgets()[-1].regenerate_button.click()  # type: ignore[union-attr]
+        env.qtbot.waitUntil(lambda: not env.panel.generating)
+    answer = env.panel.view.widgets()[-1]
+    assert answer.text == "third try" and answer.version_label.text() == "3/3"
+    assert answer.previous_button.isVisibleTo(env.panel) and not answer.next_button.isEnabled()
+    answer.previous_button.click()
+    answer.previous_button.click()
+    assert answer.text == first_answer and answer.version_label.text() == "1/3"
+    assert not answer.previous_button.isEnabled()
+    cid = env.panel.conversation_id or -1
+    assert [m.content for m in env.history.messages(cid)] == ["name a falcon", first_answer]
+    env.engine.reply = "it eats mice"
+    env.send("what does it eat?")  # the chat continues from the version shown
+    assert env.engine.requests[-1][-2].content == first_answer
+    env.panel.open_conversation(cid)  # versions come back with the chat
+    reopened = env.panel.view.widgets()[1]
+    assert reopened.version_label.text() == "1/3" and reopened.versions == 3
+    assert not reopened.next_button.isEnabled()  # the chat went on from it: seen, not switched
+    user = env.panel.view.widgets()[0]
+    assert not user.version_label.isVisibleTo(env.panel)
 
 
 def test_edit_and_resend_replaces_the_message_and_what_followed(env: Env) -> None:
@@ -247,8 +277,14 @@ def test_a_users_markdown_is_rendered_like_a_reply_and_kept_exactly_in_the_histo
     assert env.panel.title_label.text() == "Python question: print('hi')"
 
 
+def regenerating(panel: ChatPanel) -> list[int]:
+    """The messages that show a Regenerate button."""
+    return [w.message_id for w in panel.view.widgets()
+            if w.regenerate_button is not None and w.regenerate_button.isVisibleTo(panel)]
+
+
 def test_a_long_chat_opens_with_its_newest_messages_and_the_rest_follow_in_order(qtbot: QtBot, tmp_path: Path) -> None:
-    """Every message was built at once (198 messages held the window 860 ms); now 30, then batches."""
+    """Every message was built at once (198 messages held the window 860 ms); now the newest, then batches."""
     e = Env(qtbot, tmp_path, FakeEngine(tokens_per_s=2000))
     try:
         chat = e.history.create_conversation("Long", "")
@@ -256,13 +292,35 @@ def test_a_long_chat_opens_with_its_newest_messages_and_the_rest_follow_in_order
                for i in range(400)]
         e.panel.open_conversation(chat.id)
         shown = [w.message_id for w in e.panel.view.widgets()]
-        assert shown == ids[-30:]  # the newest at once
+        assert shown == ids[-panel_module.OPEN_FIRST:]  # the newest at once
+        assert regenerating(e.panel) == [ids[-1]]
         qtbot.waitUntil(lambda: len(e.panel.view.widgets()) == 400, timeout=10000)
+        assert regenerating(e.panel) == [ids[-1]]  # batches added above never show Regenerate
         assert [w.message_id for w in e.panel.view.widgets()] == ids  # all of them, oldest first
         assert [w.text for w in e.panel.view.widgets()][:2] == ["message 0", "message 1"]
         e.panel.new_conversation()
         e.panel.open_conversation(chat.id)
         e.panel._open_search_hit(chat.id, ids[3])  # a hit far up is built at once, not waited for
         assert e.panel.view.widget(ids[3]) is not None and len(e.panel.view.widgets()) == 400
+    finally:
+        e.close()
+
+
+def test_earlier_messages_wait_while_an_answer_streams(qtbot: QtBot, tmp_path: Path) -> None:
+    e = Env(qtbot, tmp_path, FakeEngine(reply=" ".join(["word"] * 300), tokens_per_s=600))
+    try:
+        chat = e.history.create_conversation("Long", "")
+        for i in range(200):
+            e.history.add_message(chat.id, "user" if i % 2 == 0 else "assistant", f"message {i}")
+        e.panel.open_conversation(chat.id)
+        e.panel.input.setPlainText("one more")
+        e.panel.send()
+        qtbot.waitUntil(lambda: e.panel.generating and len(e.panel.view.widgets()[-1].text) > 20, timeout=5000)
+        waiting = len(e.panel.view.widgets())
+        # many turns of the event loop later (a batch would come every turn), still no earlier message
+        qtbot.waitUntil(lambda: len(e.panel.view.widgets()[-1].text) > 600, timeout=5000)
+        assert e.panel.generating and len(e.panel.view.widgets()) == waiting < 202
+        qtbot.waitUntil(lambda: len(e.panel.view.widgets()) == 202, timeout=10000)  # they follow the answer
+        assert not e.panel.generating
     finally:
         e.close()

@@ -75,7 +75,7 @@ def test_files_exist_and_are_not_empty() -> None:
 
 def test_known_strings_translate(zh: Settings) -> None:
     translate = QCoreApplication.translate
-    assert translate("ChatPanel", "Send") == "发送"
+    assert translate("Composer", "Send") == "发送"
     assert translate("MainWindow", "&File") == "文件(&F)"
     assert translate("MainWindow", "&Quit") == "退出(&Q)"
     assert translate("ConversationSidebar", "New chat") == "新建对话"

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.chat.history import StoredMessage
 from app.chat.stats_text import details_line, details_tooltip
 from app.ui.chat.message_body import MessageBody
 
@@ -32,6 +33,8 @@ class MessageWidget(QFrame):
     copy_requested = Signal(int)
     edit_requested = Signal(int)
     regenerate_requested = Signal(int)
+    version_requested = Signal(int, int)  # message id, the version of the answer to show
+    link_activated = Signal(int, str)  # message id, a link that is not a web address (a document source)
 
     def __init__(self, message_id: int, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,10 +62,23 @@ class MessageWidget(QFrame):
         else:
             self.regenerate_button = self._action(self.tr("Regenerate"), self.tr("Write this answer again"),
                                                   self.regenerate_requested)
+            self.regenerate_button.setVisible(False)  # the view shows it on the last answer only
             header.addWidget(self.regenerate_button)
+        # ‹ 2/3 ›: the versions regenerate kept; the one shown is the one the chat continues from
+        self.version, self.versions = 0, 1
+        self._switchable = self._actions_enabled = True  # only the last answer switches: later turns built on it
+        self.previous_button = self._step("‹", self.tr("The previous version of this answer"), -1)
+        self.version_label = QLabel("")
+        self.version_label.setObjectName("versionLabel")
+        self.next_button = self._step("›", self.tr("The next version of this answer"), 1)
+        for widget in (self.previous_button, self.version_label, self.next_button):
+            widget.setVisible(False)
+            header.insertWidget(header.count() - 1, widget)  # before Regenerate (a user message never shows them)
+        self.set_switchable(False)  # until the view says this is the last answer
         layout.addLayout(header)
 
         self.body = MessageBody(self)
+        self.body.link_activated.connect(lambda link: self.link_activated.emit(self.message_id, link))
         layout.addWidget(self.body)
         self.details = QLabel("")
         self.details.setObjectName("detailsLabel")
@@ -77,6 +93,37 @@ class MessageWidget(QFrame):
         button.setAutoRaise(True)
         button.clicked.connect(lambda: signal.emit(self.message_id))
         return button
+
+    def _step(self, text: str, tip: str, step: int) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        button.clicked.connect(lambda: self.version_requested.emit(self.message_id, self.version + step))
+        return button
+
+    def set_versions(self, version: int, versions: int) -> None:
+        """Show "‹ version+1/versions ›" when regenerate kept earlier versions of this answer."""
+        self.version, self.versions = version, versions
+        shown = versions > 1
+        self.version_label.setText(f"{version + 1}/{versions}")
+        for widget in (self.previous_button, self.version_label, self.next_button):
+            widget.setVisible(shown)
+        self._update_steps()
+
+    def set_switchable(self, switchable: bool) -> None:
+        """Whether the versions can be switched here (the last answer) or only seen (the chat went on from it)."""
+        if switchable == self._switchable:
+            return
+        self._switchable = switchable
+        self.version_label.setToolTip("" if switchable else self.tr(
+            "The chat went on from this version; the versions of the last answer can be switched"))
+        self._update_steps()
+
+    def _update_steps(self) -> None:
+        can = self._switchable and self._actions_enabled
+        self.previous_button.setEnabled(can and self.version > 0)
+        self.next_button.setEnabled(can and self.version < self.versions - 1)
 
     def set_content(self, text: str, *, markdown: bool) -> None:
         """Show the full text (Markdown for replies, verbatim for what the user typed)."""
@@ -104,6 +151,8 @@ class MessageWidget(QFrame):
         for button in (self.edit_button, self.regenerate_button):
             if button is not None:
                 button.setEnabled(enabled)
+        self._actions_enabled = enabled
+        self._update_steps()
 
     def copy_to_clipboard(self) -> None:
         QGuiApplication.clipboard().setText(self.text)
@@ -115,6 +164,8 @@ class MessageView(QScrollArea):
     copy_requested = Signal(int)
     edit_requested = Signal(int)
     regenerate_requested = Signal(int)
+    version_requested = Signal(int, int)
+    link_activated = Signal(int, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,6 +187,7 @@ class MessageView(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(self._inner)
         self._widgets: dict[int, MessageWidget] = {}
+        self._last: MessageWidget | None = None  # the bottom message: the only one with Regenerate
         self._follow = True
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
@@ -146,31 +198,39 @@ class MessageView(QScrollArea):
             widget.setParent(None)
             widget.deleteLater()
         self._widgets.clear()
+        self._last = None
         self._follow = True
         self.empty_label.setVisible(True)
 
     def _make(self, message_id: int, role: str, text: str, stats: Mapping[str, object] | None,
-              show_stats: bool) -> MessageWidget:
+              show_stats: bool, versions: tuple[int, int] = (0, 1)) -> MessageWidget:
         widget = MessageWidget(message_id, role, self._inner)
         widget.set_content(text, markdown=True)  # the user's Markdown reads like the replies'
         widget.set_stats(stats, show_stats)
+        widget.set_versions(*versions)
+        widget.version_requested.connect(self.version_requested)
         widget.copy_requested.connect(self._copy)
         widget.edit_requested.connect(self.edit_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)
+        widget.link_activated.connect(self.link_activated)
         return widget
 
     def add(self, message_id: int, role: str, text: str, stats: Mapping[str, object] | None = None,
-            show_stats: bool = True) -> MessageWidget:
-        """Append a message at the bottom."""
-        widget = self._make(message_id, role, text, stats, show_stats)
+            show_stats: bool = True, versions: tuple[int, int] = (0, 1)) -> MessageWidget:
+        """Append a message at the bottom (``versions``: which version of the answer it is, of how many)."""
+        widget = self._make(message_id, role, text, stats, show_stats, versions)
         self._layout.insertWidget(self._layout.count() - 2, widget)
         self._widgets[message_id] = widget
         self.empty_label.setVisible(False)
         self._update_regenerate_buttons()
         return widget
 
-    def add_older(self, messages: Sequence[tuple[int, str, str, Mapping[str, object] | None]],
-                  show_stats: bool = True) -> None:
+    def add_stored(self, message: StoredMessage, show_stats: bool = True) -> MessageWidget:
+        """Append a message from the history, with its versions."""
+        return self.add(message.id, message.role, message.content, message.stats, show_stats,
+                        (message.version, message.versions))
+
+    def add_older(self, messages: Sequence[StoredMessage], show_stats: bool = True) -> None:
         """Put earlier messages (oldest first) above the ones shown, keeping what the reader sees in place.
 
         A long chat opens with its newest messages and the rest arrive this way, a batch
@@ -178,7 +238,8 @@ class MessageView(QScrollArea):
         """
         bar = self.verticalScrollBar()
         from_bottom = bar.maximum() - bar.value()
-        created = [self._make(mid, role, text, stats, show_stats) for mid, role, text, stats in messages]
+        created = [self._make(m.id, m.role, m.content, m.stats, show_stats, (m.version, m.versions))
+                   for m in messages]
         for index, widget in enumerate(created):
             self._layout.insertWidget(1 + index, widget)  # after the empty-state label
         self._widgets = {**{w.message_id: w for w in created}, **self._widgets}
@@ -203,6 +264,8 @@ class MessageView(QScrollArea):
             widget = self._widgets.pop(mid)
             widget.setParent(None)
             widget.deleteLater()
+            if widget is self._last:
+                self._last = None
         self.empty_label.setVisible(not self._widgets)
         self._update_regenerate_buttons()
 
@@ -218,11 +281,15 @@ class MessageView(QScrollArea):
         bar.setValue(bar.maximum())
 
     def _update_regenerate_buttons(self) -> None:
-        """Only the last answer can be regenerated."""
-        widgets = list(self._widgets.values())
-        for i, widget in enumerate(widgets):
+        """Only the last answer can be regenerated, or switch versions (a widget changes only when that changes)."""
+        last = next(reversed(self._widgets.values()), None)
+        for widget in (self._last, last):
+            if widget is None:
+                continue
             if widget.regenerate_button is not None:
-                widget.regenerate_button.setVisible(i == len(widgets) - 1)
+                widget.regenerate_button.setVisible(widget is last)
+            widget.set_switchable(widget is last)
+        self._last = last
 
     def _copy(self, message_id: int) -> None:
         widget = self._widgets.get(message_id)

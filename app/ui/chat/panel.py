@@ -7,6 +7,10 @@ a crash or ``kill -9`` keeps everything up to the last second.
 Smoothness: deltas from the engine thread are buffered and shown at most ~30 times a
 second by appending plain text; Markdown is re-rendered on a single-shot timer and
 fully once the reply ends.
+
+A document attached to the chat (the paperclip, or a file dropped on the chat) answers the
+next questions instead of the chat: every part of it is read (``app.ask``, see
+``app.ui.chat.document_ask``), and the answer, with its source links, is stored like a reply.
 """
 
 from __future__ import annotations
@@ -15,24 +19,26 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QPushButton,
     QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.ask.results import AskResult
 from app.base.settings import QT_TRANSLATE_NOOP, Settings
 from app.chat.conversation import answer_reserve, title_from_message
-from app.chat.history import History
+from app.chat.history import History, MessageVersion, StoredMessage
 from app.engines.contract import ChatMessage, GenerationStats
 from app.models.params import generation_params
-from app.ui.chat.budget import BudgetLabel
-from app.ui.chat.input_box import InputBox
+from app.ui.chat.attachment import dropped_document
+from app.ui.chat.composer import Composer
+from app.ui.chat.document_ask import DocumentAsk
 from app.ui.chat.message_view import MessageView, MessageWidget
 from app.ui.chat.sidebar import ConversationSidebar
 from app.ui.engine.controller import EngineController
@@ -47,8 +53,8 @@ PERSIST_S = 1.0  # commit a streaming reply at least this often
 BUDGET_MS = 300  # debounce for the context budget while typing
 
 
-OPEN_FIRST = 30  # messages a chat opens with; the older ones follow in batches
-OLDER_BATCH = 25
+OPEN_FIRST = 20  # messages a chat opens with; the older ones follow in batches
+OLDER_BATCH = 10  # about 25 ms of widgets per turn of the event loop (bench/ui_stream.py)
 
 #: Why a reply ended with no text, marked for lupdate (shown through ChatPanel.tr).
 STOP_WORDS = {"eos": QT_TRANSLATE_NOOP("ChatPanel", "the model's end of text"),
@@ -71,6 +77,7 @@ class ChatPanel(QWidget):
         self.conversation_id: int | None = None
         self._request: RequestHandle | None = None  # the reply being written
         self._reply_id: int | None = None
+        self._earlier: list[MessageVersion] = []  # the versions of an answer being written again
         self._reply_widget: MessageWidget | None = None
         self._pending: list[str] = []
         self._reply_stats: GenerationStats | None = None
@@ -78,6 +85,8 @@ class ChatPanel(QWidget):
         self._editing: int | None = None
         self._budget_request: RequestHandle | None = None  # the latest token count asked for
         self._cancel_wait: Callable[[], None] | None = None  # a sent turn waiting for the engine
+        self._ask_question: str | None = None  # the question being asked of the attached document
+        self.documents = DocumentAsk(controller, self)
         self._build()
         self._connect()
         self.sidebar.refresh()
@@ -124,31 +133,14 @@ class ChatPanel(QWidget):
         notice_row.addWidget(self.notice)
         column.addLayout(notice_row)
 
-        bottom = QVBoxLayout()
-        bottom.setContentsMargins(16, 6, 16, 10)
-        self.edit_note = QLabel("")
-        self.edit_note.setObjectName("editNote")
-        self.edit_note.setVisible(False)
-        bottom.addWidget(self.edit_note)
-        row = QHBoxLayout()
-        self.input = InputBox()
-        row.addWidget(self.input, 1)
-        buttons = QVBoxLayout()
-        self.send_button = QPushButton(self.tr("Send"))
-        self.send_button.setObjectName("sendButton")
-        self.send_button.setDefault(True)
-        self.stop_button = QPushButton(self.tr("Stop"))
-        self.stop_button.setObjectName("stopButton")
-        self.cancel_edit_button = QPushButton(self.tr("Cancel edit"))
-        self.cancel_edit_button.setVisible(False)
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.cancel_edit_button)
-        row.addLayout(buttons)
-        bottom.addLayout(row)
-        self.budget_label = BudgetLabel()
-        bottom.addWidget(self.budget_label)
-        column.addLayout(bottom)
+        self.composer = Composer(self.documents)
+        column.addWidget(self.composer)
+        composer = self.composer
+        self.edit_note, self.attachment = composer.edit_note, composer.attachment
+        self.attach_button, self.input = composer.attach_button, composer.input
+        self.budget_label = composer.budget_label
+        self.send_button, self.stop_button = composer.send_button, composer.stop_button
+        self.cancel_edit_button = composer.cancel_edit_button
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.sidebar)
@@ -158,6 +150,7 @@ class ChatPanel(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+        self.setAcceptDrops(True)  # a document dropped anywhere on the chat is attached
 
         self._flush_timer = make_timer(self, FLUSH_MS, self._flush, single_shot=False)
         self._markdown_timer = make_timer(self, MARKDOWN_MS, self._render_markdown)
@@ -165,7 +158,7 @@ class ChatPanel(QWidget):
         self._refresh_timer = make_timer(self, 0, self.sidebar.refresh)
         self._system_timer = make_timer(self, 500, self._save_system_prompt)
         self._older_timer = make_timer(self, 0, self._add_older)
-        self._older: list[tuple[int, str, str, dict[str, object] | None]] = []  # not shown yet, oldest first
+        self._older: list[StoredMessage] = []  # not shown yet, oldest first
 
     def _connect(self) -> None:
         c = self.controller
@@ -183,9 +176,14 @@ class ChatPanel(QWidget):
         self.sidebar.deleted.connect(self._on_deleted)
         self.view.edit_requested.connect(self.edit_message)
         self.view.regenerate_requested.connect(self.regenerate)
+        self.view.version_requested.connect(self.choose_version)
         self.view.copy_requested.connect(lambda _id: self.status_message.emit(self.tr("Copied to the clipboard")))
         self.system_toggle.toggled.connect(self.system_edit.setVisible)
         self.system_edit.textChanged.connect(self._system_timer.start)
+        self.input.files_dropped.connect(self.documents.attach_dropped)
+        self.view.link_activated.connect(self._show_source)
+        self.documents.message.connect(self.notice.show_message)
+        self.documents.attached.connect(lambda _document: self.input.setFocus())
 
     # ---- conversations ---------------------------------------------------------------
     def new_conversation(self) -> None:
@@ -223,8 +221,8 @@ class ChatPanel(QWidget):
         messages = self.history.messages(conversation_id)
         # the newest at once; older ones a batch per event-loop turn, so a long chat never holds the window
         for message in messages[-OPEN_FIRST:]:
-            self.view.add(message.id, message.role, message.content, message.stats, show)
-        self._older = [(m.id, m.role, m.content, m.stats) for m in messages[:-OPEN_FIRST]]
+            self.view.add_stored(message, show)
+        self._older = messages[:-OPEN_FIRST]
         if self._older:
             self._older_timer.start()
         self.view.scroll_to_bottom()
@@ -233,8 +231,11 @@ class ChatPanel(QWidget):
         self._budget_timer.start()
 
     def _add_older(self, everything: bool = False) -> None:
-        """Show the next batch of earlier messages above the ones shown (or all that are left)."""
-        if not self._older:
+        """Show the next batch of earlier messages above the ones shown (or all that are left).
+
+        Paused while an answer streams (the batches would stall it); the rest follow when it ends.
+        """
+        if not self._older or (self.generating and not everything):
             return
         count = len(self._older) if everything else OLDER_BATCH
         batch, self._older = self._older[-count:], self._older[:-count]
@@ -269,6 +270,10 @@ class ChatPanel(QWidget):
         text = self.input.toPlainText()
         if not text.strip() or self.generating or self.controller.model is None:
             return
+        if self.documents.loading:
+            self.notice.show_message(self.tr("The document is still being read: send your question in a moment."),
+                                     "info")
+            return
         if self.conversation_id is None:
             conversation = self.history.create_conversation(title_from_message(text),
                                                             self.system_edit.toPlainText())
@@ -283,29 +288,51 @@ class ChatPanel(QWidget):
         self.view.add(stored.id, "user", text)
         self.input.clear()
         self.sidebar.refresh()
+        self._ask_question = text if self.documents.ready else None  # the attached document answers it
         if self.controller.busy:
             self.notice.show_message(self.tr("Waiting for the engine: it is busy with other work. "
                                              "Your message is answered next."), "info")
             self._cancel_wait = self.controller.when_free(self._start_waiting_reply)
             self._update_controls()
             return
-        self._start_reply()
+        self._start_turn()
+
+    def _start_turn(self) -> None:
+        """Answer the turn just sent: from the attached document, or as a chat reply."""
+        if self._ask_question is not None:
+            self._start_ask(self._ask_question)
+        else:
+            self._start_reply()
 
     def _start_waiting_reply(self) -> None:
         """The engine is free: answer the turn that waited for it (its chat stayed open: switching waits too)."""
         self._cancel_wait = None
         self.notice.clear_message()
         if self.controller.model is not None and self.conversation_id is not None:
-            self._start_reply()
+            self._start_turn()
+        else:
+            self._ask_question = None
         self._update_controls()
 
     def regenerate(self, message_id: int) -> None:
-        """Drop an answer (the last one) and write it again."""
+        """Write the last answer again; the earlier versions stay with the new one (‹ 1/2 ›)."""
         if self.conversation_id is None or self.controller.busy:
             return
+        self._earlier = self.history.versions(message_id)
         self.history.delete_messages_from(self.conversation_id, message_id)
         self.view.remove_from(message_id)
         self._start_reply()
+
+    def choose_version(self, message_id: int, version: int) -> None:
+        """Show another version of the last answer: the chat continues from the one shown."""
+        widget = self.view.widget(message_id)
+        if widget is None or self.controller.busy or not 0 <= version < widget.versions:
+            return
+        chosen = self.history.choose_version(message_id, version)
+        widget.set_content(chosen.content, markdown=True)
+        widget.set_stats(chosen.stats, self.settings.get_bool("show_speed_details"))
+        widget.set_versions(chosen.version, chosen.versions)
+        self._budget_timer.start()
 
     def edit_message(self, message_id: int) -> None:
         """Put a sent message back in the input; sending replaces it and what followed."""
@@ -329,9 +356,12 @@ class ChatPanel(QWidget):
     def stop(self) -> None:
         if self._request is not None:
             self._request.stop()
+            if self._ask_question is not None:
+                self.attachment.show_stopping()
         elif self._cancel_wait is not None:  # not started yet: the message stays, unanswered
             self._cancel_wait()
             self._cancel_wait = None
+            self._ask_question = None
             self.notice.show_message(self.tr("Stopped."), "info")
             self._update_controls()
 
@@ -355,8 +385,10 @@ class ChatPanel(QWidget):
         assert self.conversation_id is not None
         messages = self.engine_messages()
         reply = self.history.add_message(self.conversation_id, "assistant", "", complete=False)
+        if self._earlier:
+            reply, self._earlier = self.history.keep_versions(reply.id, self._earlier), []
         self._reply_id = reply.id
-        self._reply_widget = self.view.add(reply.id, "assistant", "")
+        self._reply_widget = self.view.add_stored(reply)
         self._reply_stats = None
         self._pending = []
         self._last_persist = time.monotonic() - PERSIST_S  # the first text shown is committed at once
@@ -420,15 +452,65 @@ class ChatPanel(QWidget):
                                                          "%1", self.tr(STOP_WORDS[reason])), "info")
             else:
                 self.history.update_message(reply_id, widget.text, complete=True, stats=stats)
-                widget.set_content(widget.text, markdown=True)
                 widget.set_stats(stats, self.settings.get_bool("show_speed_details"))
+                # the final Markdown render on the next turn of the event loop: never in the same one as the write
+                QTimer.singleShot(0, widget, lambda: widget.set_content(widget.text, markdown=True))
         if self._reply_stats is not None and self._reply_stats.stop_reason == "cancelled":
             self.status_message.emit(self.tr("Stopped."))
-        # The final Markdown render above is the expensive part; the list refresh waits a turn
-        # so the GUI thread is never held for both at once.
+        # the list refresh waits a turn too, so the GUI thread is never held for two of these at once
+        self._refresh_timer.start()
+        if self._older:
+            self._older_timer.start()  # the earlier messages paused for the answer
+        self._update_controls()
+        self._budget_timer.start()
+
+    # ---- an attached document ----------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        path, reason = dropped_document(event.mimeData())
+        if path is not None:
+            event.acceptProposedAction()
+            return
+        if reason is not None:  # refused here, Qt never delivers the drop: say why now
+            self.documents.refuse(reason)
+        event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        event.acceptProposedAction()
+        self.documents.attach_dropped(event.mimeData())
+
+    def _start_ask(self, question: str) -> None:
+        """Answer ``question`` from the whole attached document (a job on the engine thread)."""
+        self.notice.clear_message()
+        handle = self.documents.start(question)
+        handle.done.connect(self._on_ask_done)
+        handle.failed.connect(lambda message: self.notice.show_message(message, "error"))
+        handle.finished.connect(self._on_ask_finished)
+        self._request = handle
+        self.view.scroll_to_bottom()
+        self._update_controls()
+
+    def _on_ask_done(self, result: AskResult) -> None:
+        """The answer (or what a stop left of it) becomes the assistant's message, stored with its sources."""
+        if self.conversation_id is None or (result.cancelled and not result.points and not result.answer):
+            return  # stopped before anything was found: there is nothing to keep
+        text, stats = self.documents.reply(result)
+        stored = self.history.add_message(self.conversation_id, "assistant", text, stats=stats)
+        self.documents.remember(stored.id, result)
+        self.view.add(stored.id, "assistant", text, stats, self.settings.get_bool("show_speed_details"))
+        self.view.scroll_to_bottom()
+
+    def _on_ask_finished(self) -> None:
+        request, self._request, self._ask_question = self._request, None, None
+        if request is not None and request.stop_event.is_set():
+            self.status_message.emit(self.tr("Stopped."))
         self._refresh_timer.start()
         self._update_controls()
         self._budget_timer.start()
+
+    def _show_source(self, message_id: int, link: str) -> None:
+        """A source link of a document answer: the text it came from."""
+        if self.conversation_id is not None:
+            self.documents.show_source(message_id, link, self.history.message(message_id).stats)
 
     # ---- context budget --------------------------------------------------------------
     def _request_budget(self) -> None:
@@ -453,6 +535,7 @@ class ChatPanel(QWidget):
         busy = self.controller.busy
         self.send_button.setEnabled(ready and not self.generating)
         self.stop_button.setEnabled(self.generating)
+        self.documents.set_locked(self.generating)
         self.view.set_busy(busy)
         self.sidebar.new_button.setEnabled(not self.generating)
 
