@@ -44,8 +44,10 @@ def process_cpu_s() -> float:
 def kestrel_decode(engine: ProcessEngine, tokens: list[int], n_tokens: int) -> tuple[float, int]:
     """Kestrel's full streaming path (sampling chain, UTF-8 and stop handling, stats, progress,
     the pipe) on exactly the prompt tokens the bare loop gets, so both decode the same greedy
-    sequence. Decode speed is timed in the child from first to last token, as the app shows it."""
-    params = GenerationParams(max_tokens=n_tokens, temperature=0.0)
+    sequence. Decode speed is timed in the child from first to last token, as the app shows it.
+    Speculative decoding is off: this measures the loop's own cost against the bare loop's
+    (bench/speculative.py measures what drafting adds)."""
+    params = GenerationParams(max_tokens=n_tokens, temperature=0.0, speculative="off")
     for _ in engine.stream_tokens(tokens, params, on_progress=lambda _live: None):
         pass
     stats = engine.last_stats
