@@ -4,17 +4,17 @@
 <context>
     <name></name>
     <message>
-        <location filename="../../app/ui/models/common.py" line="142"/>
+        <location filename="../../app/ui/models/common.py" line="149"/>
         <source>llama.cpp could not be queried: </source>
         <translation>无法查询 llama.cpp：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/common.py" line="157"/>
+        <location filename="../../app/ui/models/common.py" line="164"/>
         <source>%1 RAM</source>
         <translation>%1 内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/models/common.py" line="158"/>
+        <location filename="../../app/ui/models/common.py" line="165"/>
         <source>%1 RAM + %2 VRAM</source>
         <translation>%1 内存 + %2 显存</translation>
     </message>
@@ -2135,6 +2135,56 @@
         <location filename="../../app/ui/models/library_view.py" line="37"/>
         <source>Fit</source>
         <translation>适配</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="34"/>
+        <source>Fits fully on GPU</source>
+        <translation>完全放入 GPU</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="35"/>
+        <source>Partial GPU offload</source>
+        <translation>部分放入 GPU</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="36"/>
+        <source>Fits in RAM</source>
+        <translation>可放入内存</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="37"/>
+        <source>Too large</source>
+        <translation>太大</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="38"/>
+        <source>Unreadable</source>
+        <translation>无法读取</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="39"/>
+        <source>Starter</source>
+        <translation>入门模型</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="40"/>
+        <source>Imported</source>
+        <translation>已导入</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="41"/>
+        <source>Other app</source>
+        <translation>其他应用</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="42"/>
+        <source>Downloaded</source>
+        <translation>已下载</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/models/common.py" line="43"/>
+        <source>Made here</source>
+        <translation>本机制作</translation>
     </message>
 </context>
 <context>

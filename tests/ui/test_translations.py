@@ -76,6 +76,9 @@ def test_files_exist_and_are_not_empty() -> None:
 def test_known_strings_translate(zh: Settings) -> None:
     translate = QCoreApplication.translate
     assert translate("Composer", "Send") == "发送"
+    from app.ui.models.common import fit_text, source_text
+
+    assert (fit_text("ram"), source_text("imported")) == ("可放入内存", "已导入")  # the Models tab's badges
     assert translate("MainWindow", "&File") == "文件(&F)"
     assert translate("MainWindow", "&Quit") == "退出(&Q)"
     assert translate("ConversationSidebar", "New chat") == "新建对话"

@@ -17,6 +17,7 @@ from PySide6.QtCore import QCoreApplication, QModelIndex, QPersistentModelIndex,
 from PySide6.QtGui import QColor, QPainter, QPainterPath
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableWidget
 
+from app.base.translatable import QT_TRANSLATE_NOOP
 from app.base.units import format_bytes
 from app.gguf.memory import MachineMemory, estimate, fit, machine_memory
 from app.gguf.reader import GGUFInfo
@@ -30,10 +31,16 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 8  # the model path on a row's first cell
 
 FIT_COLORS = {"gpu_full": "#1e8e3e", "gpu_partial": "#00796b", "ram": "#1a73e8",
               "too_large": "#d93025", "unknown": "#80868b"}
-_FIT_TEXT = {"gpu_full": "Fits fully on GPU", "gpu_partial": "Partial GPU offload", "ram": "Fits in RAM",
-             "too_large": "Too large", "unknown": "Unreadable"}
-_SOURCE_TEXT = {"starter": "Starter", "imported": "Imported", "discovered": "Other app",
-                "downloaded": "Downloaded", "quantized": "Made here"}
+_FIT_TEXT = {"gpu_full": QT_TRANSLATE_NOOP("ModelsPanel", "Fits fully on GPU"),
+             "gpu_partial": QT_TRANSLATE_NOOP("ModelsPanel", "Partial GPU offload"),
+             "ram": QT_TRANSLATE_NOOP("ModelsPanel", "Fits in RAM"),
+             "too_large": QT_TRANSLATE_NOOP("ModelsPanel", "Too large"),
+             "unknown": QT_TRANSLATE_NOOP("ModelsPanel", "Unreadable")}
+_SOURCE_TEXT = {"starter": QT_TRANSLATE_NOOP("ModelsPanel", "Starter"),
+                "imported": QT_TRANSLATE_NOOP("ModelsPanel", "Imported"),
+                "discovered": QT_TRANSLATE_NOOP("ModelsPanel", "Other app"),
+                "downloaded": QT_TRANSLATE_NOOP("ModelsPanel", "Downloaded"),
+                "quantized": QT_TRANSLATE_NOOP("ModelsPanel", "Made here")}
 # ggml type of the big matrices for each file type, so a made-up header repacks like the real one
 _MATRIX_TYPE = {"Q4_K_M": 12, "Q5_K_M": 13, "Q6_K": 14, "Q8_0": 8, "F16": 1, "BF16": 30, "F32": 0}
 _OVERHEAD = 64 << 20  # compute buffer and runtime for a variant whose header we have never seen
