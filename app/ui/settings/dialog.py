@@ -27,12 +27,14 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -244,7 +246,13 @@ class SettingsDialog(QDialog):
             for setting in settings:
                 row = self._add_row(grid, row, setting)
             grid.setRowStretch(row, 1)
-            index = self.tabs.addTab(page, translated(name))
+            # a tab taller than the dialog scrolls, rather than squeezing its captions into each other
+            scroll = QScrollArea(self.tabs)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setWidget(page)
+            index = self.tabs.addTab(scroll, translated(name))
             for setting in settings:
                 self._tab_index[setting.key] = index
 
@@ -430,7 +438,14 @@ class SettingsDialog(QDialog):
 
     def show_setting(self, key: str) -> None:
         """Open at ``key``'s tab with its field focused (the Server tab's "Port and access…")."""
+        self._focus(key)
+
+    def _focus(self, key: str) -> None:
+        """Bring ``key``'s tab forward, scroll its field into view and focus it."""
         self.tabs.setCurrentIndex(self._tab_index[key])
+        scroll = self.tabs.currentWidget()
+        if isinstance(scroll, QScrollArea):
+            scroll.ensureWidgetVisible(self._editors[key])
         self._editors[key].setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _show_error(self, message: str, key: str | None) -> None:
@@ -441,8 +456,7 @@ class SettingsDialog(QDialog):
         self.error_label.setText(message)
         self.error_label.show()
         if key is not None:
-            self.tabs.setCurrentIndex(self._tab_index[key])
-            self._editors[key].setFocus(Qt.FocusReason.OtherFocusReason)
+            self._focus(key)
 
     def _clear_error(self) -> None:
         self._error_key = None

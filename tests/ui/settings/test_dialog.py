@@ -468,3 +468,21 @@ def test_the_app_starts_again_the_way_it_was_started(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "argv", ["/opt/Kestrel/kestrel"])
     assert relaunch_command() == (sys.executable, [])
+
+
+def test_a_tab_taller_than_the_dialog_scrolls_instead_of_squeezing_its_captions(qtbot: QtBot,
+                                                                               settings: Settings) -> None:
+    dialog = open_dialog(qtbot, settings)
+    dialog.resize(700, 420)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.show_setting("parallel_sequences")  # the last field of the longest tab
+    captions = [label for label in dialog.findChildren(QLabel) if label.objectName().startswith("caption_")
+                and label.isVisibleTo(dialog)]
+    model_tab = [c for c in captions if dialog._tab_index[c.objectName().removeprefix("caption_")] == 0]
+    assert len(model_tab) >= 10
+    for caption in model_tab:
+        assert caption.height() >= caption.heightForWidth(caption.width()), caption.objectName()
+    editor = dialog._editors["parallel_sequences"]
+    viewport = editor.window().childAt(editor.mapTo(editor.window(), editor.rect().center()))
+    assert viewport is not None and (viewport is editor or editor.isAncestorOf(viewport))  # scrolled into view
