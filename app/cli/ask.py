@@ -21,9 +21,8 @@ from app.ask.run import ask
 from app.base.settings import Settings
 from app.cli.engine import add_endpoint_arguments, model_name, open_engine
 from app.cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, install_sigint
-from app.cli.summarize import MIN_CTX, _hours, _rough_tokens
-from app.documents.document import ExtractedDocument, ExtractionError
-from app.documents.extract import extract
+from app.cli.summarize import MIN_CTX, open_document
+from app.documents.document import ExtractedDocument
 from app.engines.contract import EngineError
 from app.summarize.results import SummaryProgress
 
@@ -62,20 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--threads must be at least 1")
     if args.max_tokens < 8:
         raise CliError("--max-tokens must be at least 8")
-    try:
-        document = extract(args.file)
-    except ExtractionError as exc:
-        raise CliError(str(exc)) from exc
-    except Exception as exc:  # a hostile file must not end in a traceback
-        raise CliError(f"{Path(args.file).name}: the file could not be read ({type(exc).__name__}: {exc})") from exc
-    if document.large:
-        tokens = _rough_tokens(document.characters, document.sample())
-        message = (f"{document.name} is very large ({document.size_bytes / 2**20:,.0f} MB, about {tokens:,} tokens): "
-                   f"reading all of it would take roughly {_hours(tokens)} at a CPU's ~250 tokens/s")
-        if not args.allow_large:
-            raise CliError(message + "; pass --allow-large to go ahead")
-        print(f"kestrel: warning: {message}", file=sys.stderr)
-    return _ask(args, document, question)
+    return _ask(args, open_document(args.file, args.allow_large, "reading"), question)
 
 
 def _ask(args: argparse.Namespace, document: ExtractedDocument, question: str) -> int:

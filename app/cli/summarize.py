@@ -78,20 +78,29 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--n-ctx must be at least {MIN_CTX}")
     if args.threads is not None and args.threads < 1:
         raise CliError("--threads must be at least 1")
+    return _summarize(args, open_document(args.file, args.allow_large, "summarizing"))
+
+
+def open_document(file: str, allow_large: bool, doing: str) -> ExtractedDocument:
+    """The document in ``file`` (``kestrel summarize``, ``kestrel ask``); one that cannot be read is a CliError.
+
+    A very large one needs ``allow_large`` (it is then a warning): ``doing`` all of it ("summarizing",
+    "reading") would take hours on a CPU.
+    """
     try:
-        document = extract(args.file)
+        document = extract(file)
     except ExtractionError as exc:
         raise CliError(str(exc)) from exc
     except Exception as exc:  # a hostile file must not end in a traceback
-        raise CliError(f"{Path(args.file).name}: the file could not be read ({type(exc).__name__}: {exc})") from exc
+        raise CliError(f"{Path(file).name}: the file could not be read ({type(exc).__name__}: {exc})") from exc
     if document.large:
         tokens = _rough_tokens(document.characters, document.sample())
         message = (f"{document.name} is very large ({document.size_bytes / 2**20:,.0f} MB, about {tokens:,} tokens): "
-                   f"summarizing all of it would take roughly {_hours(tokens)} at a CPU's ~250 tokens/s")
-        if not args.allow_large:
+                   f"{doing} all of it would take roughly {_hours(tokens)} at a CPU's ~250 tokens/s")
+        if not allow_large:
             raise CliError(message + "; pass --allow-large to go ahead")
         print(f"kestrel: warning: {message}", file=sys.stderr)
-    return _summarize(args, document)
+    return document
 
 
 def _summarize(args: argparse.Namespace, document: ExtractedDocument) -> int:
