@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from app.ask.answers import is_not_here, part_answer, strip_label
 from app.ask.prompts import BASE_STOPS, combine_prompt, map_prompt, single_prompt
@@ -26,14 +26,13 @@ from app.engines.contract import (
     Engine,
     EngineError,
     GenerationParams,
-    GenerationStats,
     LoadedModel,
     TokenEngine,
 )
 from app.summarize.answers import clean, leads
+from app.summarize.job import CancelledError, StreamingJob
 from app.summarize.plan import MARGIN, Speeds
 from app.summarize.results import Point, SourceRange, SummaryProgress
-from app.summarize.run import PROGRESS_INTERVAL_S, CancelledError, finish_answer, read_answer
 from app.summarize.tokens import make_counter, prompt_size, stream_prompt
 
 MIN_BUDGET = 64  # tokens of document per part below which asking part by part makes no sense
@@ -131,29 +130,23 @@ def ask(engine: Engine, document: ExtractedDocument, question: str, options: Ask
                  on_progress=on_progress, speeds=speeds or Speeds(), started=started).execute()
 
 
-class Asker:
+class Asker(StreamingJob):
     """Runs an :class:`AskPlan` against an engine, reporting progress as it goes."""
 
     def __init__(self, engine: Engine, document: ExtractedDocument, question: str, options: AskOptions,
                  plan: AskPlan, *, stop: threading.Event, on_progress: Callable[[SummaryProgress], None] | None,
                  speeds: Speeds, started: float) -> None:
-        self.engine, self.document, self.question, self.options, self.plan = engine, document, question, options, plan
-        self.stop, self.on_progress, self.speeds, self.started = stop, on_progress, speeds, started
+        # save_state off: each step is asked once, and its state would push chats out of the disk budget
+        super().__init__(engine, GenerationParams(max_tokens=options.map_max_tokens, temperature=options.temperature,
+                                                  top_k=40, top_p=0.9, min_p=0.05, seed=options.seed,
+                                                  save_state=False),
+                         stop=stop, on_progress=on_progress, speeds=speeds, started=started)
+        self.document, self.question, self.options, self.plan = document, question, options, plan
         self.prompter = Prompter(engine, plan.base)
         self.count = make_counter(engine)
-        # save_state off: each step is asked once, and its state would push chats out of the disk budget
-        self.params = GenerationParams(max_tokens=options.map_max_tokens, temperature=options.temperature,
-                                       top_k=40, top_p=0.9, min_p=0.05, seed=options.seed, save_state=False)
         self.parts: list[PartAnswer] = []
         self.points: list[Point] = []
         self.input_tokens = 0
-        self.phase = "map"
-        self.chunk_no = 0
-        self._prompt_tokens = self._out_tokens = self._out_calls = 0
-        self._pending = ""
-        self._partial: list[str] = []
-        self._last_report = 0.0
-        self._stats: GenerationStats | None = None
 
     # ---- top level -------------------------------------------------------------------
     def execute(self) -> AskResult:
@@ -266,30 +259,8 @@ class Asker:
         return out
 
     # ---- engine ----------------------------------------------------------------------
-    def _generate(self, content: str, max_tokens: int, blank_stop: bool, copy_is_echo: bool = False) -> str:
-        """Stream one answer (see ``app.summarize.run.read_answer``), reporting it as it comes."""
-        self._partial = []
-
-        def show(delta: str) -> None:
-            self._partial.append(delta)
-            self._pending += delta
-            self._report()
-
-        iterator = self.prompter.stream(content, replace(self.params, max_tokens=max_tokens), self.stop)
-        text, echo = read_answer(iterator, content, blank_stop=blank_stop, copy_is_echo=copy_is_echo,
-                                 on_delta=show)
-        self._learn(self.engine.last_stats)
-        if self.stop.is_set():
-            raise CancelledError
-        return finish_answer(text, echo, blank_stop)
-
-    def _learn(self, stats: GenerationStats | None) -> None:
-        self._stats = stats
-        self.speeds.learn(stats)
-        if stats is not None:
-            self._prompt_tokens += stats.prompt_tokens or 0
-            self._out_tokens += stats.completion_tokens
-            self._out_calls += 1
+    def _stream(self, content: str, params: GenerationParams) -> Iterator[str]:
+        return self.prompter.stream(content, params, self.stop)
 
     # ---- progress --------------------------------------------------------------------
     def _eta(self) -> float:
@@ -303,15 +274,8 @@ class Asker:
             return s.seconds(max(0, self.plan.total_tokens - self.input_tokens), left * avg + answer)
         return s.seconds(0, answer)
 
-    def _report(self, point: Point | None = None, force: bool = False) -> None:
-        now = time.perf_counter()
-        if self.on_progress is None or (not force and now - self._last_report < PROGRESS_INTERVAL_S):
-            return
-        self._last_report = now
-        total = max(self.plan.chunk_count, self.chunk_no)
-        self.on_progress(SummaryProgress(self.phase, self.chunk_no, total, self.plan.estimated, now - self.started,
-                                         self._eta(), self._pending, point, self._stats))
-        self._pending, self._stats = "", None
+    def _parts(self) -> tuple[int, bool]:
+        return self.plan.chunk_count, self.plan.estimated
 
     def _result(self, answer: str, cancelled: bool) -> AskResult:
         parts = list(self.parts)

@@ -30,8 +30,9 @@ from app.engines.contract import (
     GenerationParams,
     GenerationStats,
 )
-from app.summarize.answers import clean, fallback, leads, norm, parse_points, repeats
+from app.summarize.answers import clean, fallback, leads, parse_points
 from app.summarize.cache import SummaryCache, run_key, sha
+from app.summarize.job import AnswerReader, CancelledError, StreamingJob, finish_answer, read_answer
 from app.summarize.options import SummaryOptions
 from app.summarize.plan import MARGIN, Speeds, SummaryPlan, plan_summary
 from app.summarize.prompts import (
@@ -52,74 +53,8 @@ from app.summarize.render import render_markdown
 from app.summarize.results import ChunkInfo, Point, SourceRange, SummaryProgress, SummaryResult, merge_sources
 from app.summarize.tokens import make_counter, prompt_size
 
-PROGRESS_INTERVAL_S = 0.1
 _HALT_POLL_S = 0.05  # how often the parallel map looks at the user's stop while it waits
 MAP_BATCH = 64  # chunks per batch when a local model decodes several at once (their texts are held meanwhile)
-
-
-def read_answer(iterator: Iterator[str], content: str, *, blank_stop: bool, copy_is_echo: bool,
-                on_delta: Callable[[str], None] | None = None) -> tuple[str, bool]:
-    """Stream one answer; a blank line, a loop or an echo of the request ends it early.
-
-    Returns the text streamed and whether it was an echo. ``copy_is_echo``: copying the
-    input counts as an echo too (a combined summary that repeats its parts verbatim
-    combines nothing). The iterator is closed on the way out, so the engine's request
-    ends now, not when the generator is collected.
-    """
-    reader = AnswerReader(content, blank_stop=blank_stop, copy_is_echo=copy_is_echo)
-    try:
-        for delta in iterator:
-            if on_delta is not None:
-                on_delta(delta)
-            if reader.feed(delta):
-                break
-    finally:
-        if isinstance(iterator, Generator):
-            iterator.close()
-    return reader.text, reader.echo
-
-
-class AnswerReader:
-    """One answer as it streams (see :func:`read_answer`): says when a blank line, a loop or an echo ended it."""
-
-    def __init__(self, content: str, *, blank_stop: bool, copy_is_echo: bool) -> None:
-        self._instruction = norm(content if copy_is_echo else content[: content.find("<<<")] if "<<<" in content
-                                 else content[:300])
-        self._blank_stop = blank_stop
-        self._pieces: list[str] = []
-        self._seen = ""
-        self.echo = False
-        self.done = False
-
-    @property
-    def text(self) -> str:
-        return "".join(self._pieces)
-
-    def feed(self, delta: str) -> bool:
-        """Add a delta; True once the answer is complete (nothing after that belongs to it)."""
-        if self.done:
-            return True
-        self._pieces.append(delta)
-        seen = self._seen = (self._seen + delta).lstrip()
-        if len(seen) >= 24 and len(seen) - len(delta) < 24 and norm(seen[:24]) in self._instruction:
-            self.echo = self.done = True  # a base model repeating the request: nothing to wait for
-        elif (self._blank_stop and "\n\n" in seen) or repeats(seen) >= 0:
-            self.done = True
-        return self.done
-
-
-def finish_answer(text: str, echo: bool, blank_stop: bool) -> str:
-    """The usable part of a streamed answer: no echo, no loop, the first paragraph where asked."""
-    if echo:
-        return ""
-    text = text.strip()
-    cut = repeats(text)
-    text = text[:cut] if cut >= 0 else text
-    return text.split("\n\n")[0] if blank_stop else text
-
-
-class CancelledError(Exception):
-    """The stop event was set: unwind to return what is done."""
 
 
 def summarize(engine: Engine, document: ExtractedDocument, options: SummaryOptions | None = None, *,
@@ -135,30 +70,24 @@ def summarize(engine: Engine, document: ExtractedDocument, options: SummaryOptio
     return run.execute()
 
 
-class Run:
+class Run(StreamingJob):
     """Executes a ``SummaryPlan`` against an engine, reporting progress as it goes."""
 
     def __init__(self, engine: Engine, document: ExtractedDocument, options: SummaryOptions, plan: SummaryPlan, *,
                  stop: threading.Event, on_progress: Callable[[SummaryProgress], None] | None,
                  cache: SummaryCache, speeds: Speeds, started: float) -> None:
-        self.engine, self.document, self.options, self.plan = engine, document, options, plan
-        self.stop, self.on_progress, self.cache, self.speeds, self.started = stop, on_progress, cache, speeds, started
+        # save_state off: each step is asked once, and its state would push chats out of the disk budget
+        super().__init__(engine, GenerationParams(max_tokens=plan.map_tokens, temperature=options.temperature,
+                                                  top_k=40, top_p=0.9, min_p=0.05, seed=options.seed,
+                                                  save_state=False),
+                         stop=stop, on_progress=on_progress, speeds=speeds, started=started)
+        self.document, self.options, self.plan, self.cache = document, options, plan, cache
         self.count = make_counter(engine)
         self.key = run_key(document, engine, options, plan.lang)
-        # save_state off: each step is asked once, and its state would push chats out of the disk budget
-        self.params = GenerationParams(max_tokens=plan.map_tokens, temperature=options.temperature, top_k=40,
-                                       top_p=0.9, min_p=0.05, seed=options.seed, save_state=False)
         self.infos: list[ChunkInfo] = []
         self.points: list[Point] = []
         self.input_tokens = 0
         self.cached = 0
-        self.phase = "map"
-        self.chunk_no = 0
-        self._out_tokens = self._out_calls = 0
-        self._pending = ""
-        self._partial: list[str] = []
-        self._last_report = 0.0
-        self._stats: GenerationStats | None = None
         self._sizes: dict[str, int] = {}
         self.width = 1  # map requests at once
 
@@ -435,29 +364,8 @@ class Run:
         return out
 
     # ---- engine ----------------------------------------------------------------------
-    def _generate(self, content: str, max_tokens: int, blank_stop: bool, copy_is_echo: bool = False) -> str:
-        """Stream one answer (see :func:`read_answer`), showing it as it comes."""
-        self._partial = []
-
-        def show(delta: str) -> None:
-            self._partial.append(delta)
-            self._pending += delta
-            self._report()
-
-        iterator = stream_summary(self.engine, content, replace(self.params, max_tokens=max_tokens), self.stop)
-        text, echo = read_answer(iterator, content, blank_stop=blank_stop, copy_is_echo=copy_is_echo,
-                                 on_delta=show)
-        self._learn(self.engine.last_stats)
-        if self.stop.is_set():
-            raise CancelledError
-        return finish_answer(text, echo, blank_stop)
-
-    def _learn(self, stats: GenerationStats | None) -> None:
-        self._stats = stats
-        self.speeds.learn(stats)
-        if stats is not None:
-            self._out_tokens += stats.completion_tokens
-            self._out_calls += 1
+    def _stream(self, content: str, params: GenerationParams) -> Iterator[str]:
+        return stream_summary(self.engine, content, params, self.stop)
 
     # ---- progress --------------------------------------------------------------------
     def _eta(self) -> float:
@@ -472,15 +380,8 @@ class Run:
             return s.seconds(max(0, plan.total_tokens - self.input_tokens), left * avg) / self.width + final
         return s.seconds(0, FINAL_TOKENS.get(preset, REDUCE_TOKENS) * 0.5)
 
-    def _report(self, point: Point | None = None, force: bool = False) -> None:
-        now = time.perf_counter()
-        if self.on_progress is None or (not force and now - self._last_report < PROGRESS_INTERVAL_S):
-            return
-        self._last_report = now
-        total = max(self.plan.chunk_count, self.chunk_no)
-        self.on_progress(SummaryProgress(self.phase, self.chunk_no, total, self.plan.estimated,
-                                         now - self.started, self._eta(), self._pending, point, self._stats))
-        self._pending, self._stats = "", None
+    def _parts(self) -> tuple[int, bool]:
+        return self.plan.chunk_count, self.plan.estimated
 
     def _result(self, points: list[Point], cancelled: bool) -> SummaryResult:
         infos = list(self.infos)

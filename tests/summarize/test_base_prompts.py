@@ -13,6 +13,7 @@ from app.engines.completion import is_base_model
 from app.engines.contract import Endpoint, GenerationParams, LocalModel, TokenEngine
 from app.engines.fake import FakeEngine
 from app.summarize.answers import parse_points
+from app.summarize.job import finish_answer, read_answer
 from app.summarize.options import SummaryOptions
 from app.summarize.prompts import (
     ANSWER_TOKENS,
@@ -25,7 +26,7 @@ from app.summarize.prompts import (
     stream_summary,
 )
 from app.summarize.results import SourceRange
-from app.summarize.run import finish_answer, read_answer, summarize
+from app.summarize.run import summarize
 
 TEXT = ("The kestrel is a small falcon found across Europe, Asia and Africa. It is famous for hovering in the wind "
         "while it watches the ground for voles and mice. Kestrels nest in holes in trees, on cliffs and on "
