@@ -23,6 +23,7 @@ MAX_ELEMENTS = 1_000_000  # XML elements in all parts: a 1,000-page book has wel
 MAX_PARAGRAPHS = 100_000  # readers stop here (a few thousand pages)
 _READ = 1 << 20
 _METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})  # what Office writes
+_ENCRYPTED = 0x1  # a zip entry's general purpose flag: encrypted (also set with "strong" encryption)
 
 
 def zip_refusal(source: Path | BinaryIO, what: str = "documents") -> str | None:
@@ -35,8 +36,7 @@ def zip_refusal(source: Path | BinaryIO, what: str = "documents") -> str | None:
             entries = archive.infolist()
             reason = _directory_refusal(entries, what)
             return reason if reason is not None else _element_refusal(archive, entries, what)
-    # zipfile raises NotImplementedError for a compression method it cannot read
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
         return None
 
 
@@ -48,8 +48,11 @@ def _directory_refusal(entries: list[zipfile.ZipInfo], what: str) -> str | None:
     if unpacked > MAX_UNPACKED:
         return (f"it expands to {format_bytes(unpacked)} when unpacked; Kestrel reads {what} up to "
                 f"{format_bytes(MAX_UNPACKED)} unpacked")
+    # both checks come before any part is opened: zipfile cannot read either (it would raise)
     if any(info.compress_type not in _METHODS for info in entries):
         return "it uses a kind of zip compression Office never writes, so it is not read"
+    if any(info.flag_bits & _ENCRYPTED for info in entries):
+        return "it is encrypted (protected with a password), so it cannot be read"
     return None
 
 

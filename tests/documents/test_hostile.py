@@ -140,6 +140,25 @@ def test_too_many_parts_and_foreign_compression_are_refused(tmp_path: Path) -> N
         extract(path)
 
 
+def test_an_encrypted_part_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    path = make_raw_docx(tmp_path / "locked.docx", PARAGRAPH, 1)
+    with zipfile.ZipFile(path, "a") as zipped:
+        zipped.writestr("word/secret.xml", b"<x/>")
+    # set the "encrypted" flag, as an encrypting zip tool does (zipfile clears it when writing):
+    # in the part's local header (flags at +6) and its central directory entry (flags at +8)
+    data = bytearray(path.read_bytes())
+    name = b"word/secret.xml"
+    local = data.rindex(b"PK\x03\x04", 0, data.index(name))
+    central = data.rindex(b"PK\x01\x02", 0, data.rindex(name))
+    data[local + 6] |= 0x1
+    data[central + 8] |= 0x1
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as zipped:
+        assert zipped.getinfo("word/secret.xml").flag_bits & 0x1  # zipfile would ask for a password
+    with pytest.raises(TooLargeDocumentError, match="it is encrypted"):
+        extract(path)
+
+
 def test_an_ordinary_generated_docx_is_still_read(tmp_path: Path) -> None:
     doc = extract(make_raw_docx(tmp_path / "fine.docx", PARAGRAPH, 2_000))
     assert doc.kind == "docx" and doc.text.count("Kestrel") == 2_001
