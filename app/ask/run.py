@@ -10,7 +10,6 @@ final step. Sources are structural: each part's answer covers one chunk.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from app.ask.answers import is_not_here, part_answer, strip_label
 from app.ask.prompts import BASE_STOPS, combine_prompt, map_prompt, single_prompt
 from app.ask.results import AskOptions, AskResult, PartAnswer
-from app.documents.chunking import Chunk, TokenRatio, chunk_sections, source_label
+from app.documents.chunking import Chunk, chunk_sections, source_label
 from app.documents.document import ExtractedDocument
 from app.engines.completion import is_base_model, stream_completion
 from app.engines.contract import (
@@ -31,7 +30,7 @@ from app.engines.contract import (
 )
 from app.summarize.answers import clean, leads
 from app.summarize.job import CancelledError, StreamingJob
-from app.summarize.plan import MARGIN, Speeds
+from app.summarize.plan import MARGIN, Speeds, count_document, plan_chunks
 from app.summarize.results import Point, SourceRange, SummaryProgress
 from app.summarize.tokens import make_counter, prompt_size, stream_prompt
 
@@ -88,15 +87,7 @@ def plan_ask(engine: Engine, document: ExtractedDocument, question: str,
     n_ctx, base = loaded.n_ctx, uses_base_prompts(loaded, options)
     prompter = Prompter(engine, base)
     count = make_counter(engine)
-    ratio = TokenRatio()
-    if document.large:
-        sample = document.sample(50000)
-        ratio.learn(len(sample), max(1, count(sample)))
-        total, estimated = ratio.estimate(document.characters), True
-    else:
-        text = document.text
-        total, estimated = count(text), False
-        ratio.learn(len(text), total)
+    total, estimated, ratio = count_document(document, count)
     single = prompter.size(single_prompt("", question, base))
     if not document.large and total + single + options.answer_tokens + MARGIN <= n_ctx:
         return AskPlan("single", total, False, 1, n_ctx, n_ctx, n_ctx, base, None)
@@ -105,11 +96,8 @@ def plan_ask(engine: Engine, document: ExtractedDocument, question: str,
     if budget < MIN_BUDGET:
         raise EngineError(f"The context of {n_ctx:,} tokens is too small to read a long document part by part "
                           "with this question: load the model with a larger context, or ask a shorter question.")
-    n = max(1, math.ceil(total / (budget * 0.92)))  # chunks fill ~92-97% (paragraphs don't split)
-    target = min(budget, math.ceil(total / n * 1.08))  # even chunks: never a tiny last one
-    chunks = None if document.large else list(chunk_sections(document.iter_sections(), budget, count, target, ratio))
-    return AskPlan("map", total, estimated, len(chunks) if chunks is not None else n, n_ctx, budget, target, base,
-                   chunks)
+    target, chunks, chunk_count = plan_chunks(document, total, budget, count, ratio)
+    return AskPlan("map", total, estimated, chunk_count, n_ctx, budget, target, base, chunks)
 
 
 def ask(engine: Engine, document: ExtractedDocument, question: str, options: AskOptions | None = None, *,

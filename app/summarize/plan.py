@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.base.languages import UNDETERMINED, detect_language, resolve_language
@@ -95,15 +96,7 @@ def plan_summary(engine: Engine, document: ExtractedDocument, options: SummaryOp
     n_ctx = loaded.n_ctx
     count = make_counter(engine)
     lang = summary_language(document, options)
-    ratio = TokenRatio()
-    if document.large:
-        sample = document.sample(50000)
-        ratio.learn(len(sample), max(1, count(sample)))
-        total, estimated = ratio.estimate(document.characters), True
-    else:
-        text = document.text
-        total, estimated = count(text), False
-        ratio.learn(len(text), total)
+    total, estimated, ratio = count_document(document, count)
     single = prompt_size(engine, single_prompt("", "detailed", lang))
     if not document.large and total + single + SINGLE_RESERVE + MARGIN <= n_ctx:
         return SummaryPlan("single", total, False, 1, n_ctx, n_ctx, n_ctx, 0, lang, None)
@@ -112,12 +105,37 @@ def plan_summary(engine: Engine, document: ExtractedDocument, options: SummaryOp
     if budget < 64:
         raise EngineError(f"The context of {n_ctx:,} tokens is too small to summarize a long document; "
                           "load the model with a larger context.")
-    n = max(1, math.ceil(total / (budget * 0.92)))  # chunks fill ~92-97% (paragraphs don't split)
-    target = min(budget, math.ceil(total / n * 1.08))  # even chunks: never a tiny last one
+    target, chunks, chunk_count = plan_chunks(document, total, budget, count, ratio)
     map_tokens = min(options.map_max_tokens, max(24, target // 80))  # decoding is ~5-10x slower than reading
+    return SummaryPlan("map-reduce", total, estimated, chunk_count, n_ctx, budget, target, map_tokens, lang, chunks)
+
+
+def count_document(document: ExtractedDocument, count: Callable[[str], int]) -> tuple[int, bool, TokenRatio]:
+    """(tokens in the document, whether that is an estimate, characters per token learnt).
+
+    A large document is estimated from a 50,000-character sample rather than counted whole.
+    """
+    ratio = TokenRatio()
+    if document.large:
+        sample = document.sample(50000)
+        ratio.learn(len(sample), max(1, count(sample)))
+        return ratio.estimate(document.characters), True, ratio
+    text = document.text
+    total = count(text)
+    ratio.learn(len(text), total)
+    return total, False, ratio
+
+
+def plan_chunks(document: ExtractedDocument, total: int, budget: int, count: Callable[[str], int],
+                ratio: TokenRatio) -> tuple[int, list[Chunk] | None, int]:
+    """(target tokens per chunk, the chunks or None for a large document read as it goes, how many).
+
+    Chunks come out even, so the last one is never tiny.
+    """
+    n = max(1, math.ceil(total / (budget * 0.92)))  # chunks fill ~92-97% (paragraphs don't split)
+    target = min(budget, math.ceil(total / n * 1.08))
     chunks = None if document.large else list(chunk_sections(document.iter_sections(), budget, count, target, ratio))
-    return SummaryPlan("map-reduce", total, estimated, len(chunks) if chunks is not None else n, n_ctx, budget,
-                       target, map_tokens, lang, chunks)
+    return target, chunks, len(chunks) if chunks is not None else n
 
 
 def measure_speeds(engine: Engine) -> Speeds:
