@@ -26,10 +26,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.engines.contract import (
     BatchEngine,
@@ -75,6 +75,7 @@ from app.engines.process.watchdog import Watchdog
 from app.gguf.reader import GGUFError, read_gguf_info
 
 LOG_TAIL_BYTES = 16384
+_T = TypeVar("_T")
 
 
 def child_command() -> list[str]:
@@ -293,20 +294,32 @@ class ProcessEngine(TokenEngine, LogprobEngine, BatchEngine):
 
     def _replies(self, rid: int, doing: str, watch: Watchdog,
                  on_progress: ProgressCallback | None) -> Iterator[str]:
+        def take(reply: Reply) -> str | None:
+            if isinstance(reply, Delta):
+                return reply.text
+            if isinstance(reply, Live) and on_progress is not None:
+                on_progress(reply.stats)
+            return None
+
+        return self._until_done(rid, doing, watch, take)
+
+    def _until_done(self, rid: int, doing: str, watch: Watchdog, take: Callable[[Reply], _T | None]) -> Iterator[_T]:
+        """Yield what ``take`` makes of each reply of an open request until its Done or Failed.
+
+        A caller that stops reading early stops the request, so the child stays in step.
+        """
         ended = False
         try:
             while True:
                 reply = self._receive(rid, doing, watch)
-                if isinstance(reply, Delta):
-                    yield reply.text
-                elif isinstance(reply, Live):
-                    if on_progress is not None:
-                        on_progress(reply.stats)
-                elif isinstance(reply, Done | Failed):
+                if isinstance(reply, Done | Failed):
                     ended = True
                     self._open_stream = None
                     self._finish(reply)
                     return
+                item = take(reply)
+                if item is not None:
+                    yield item
         finally:
             watch.end()
             if not ended and self._open_stream == rid:
@@ -350,24 +363,7 @@ class ProcessEngine(TokenEngine, LogprobEngine, BatchEngine):
             raise
         watch.clear_deadline()
         self._open_stream = rid
-        return self._batch_items(rid, doing, watch)
-
-    def _batch_items(self, rid: int, doing: str, watch: Watchdog) -> Iterator[BatchItem]:
-        ended = False
-        try:
-            while True:
-                reply = self._receive(rid, doing, watch)
-                if isinstance(reply, BatchItem):
-                    yield reply
-                elif isinstance(reply, Done | Failed):
-                    ended = True
-                    self._open_stream = None
-                    self._finish(reply)
-                    return
-        finally:
-            watch.end()
-            if not ended and self._open_stream == rid:
-                self._drain(rid)
+        return self._until_done(rid, doing, watch, lambda reply: reply if isinstance(reply, BatchItem) else None)
 
     def end_sequence(self, index: int) -> None:
         rid, child = self._open_stream, self._child
